@@ -1,0 +1,21 @@
+"""evalcache: measure what a Redis query cache in front of PostgreSQL buys an application."""
+
+from __future__ import annotations
+
+from evalcache.clock import Clock, SystemClock, VirtualClock
+from evalcache.errors import ConfigError, EvalCacheError, ServiceError, UnknownNameError
+from evalcache.events import WriteEvent
+from evalcache.settings import Settings
+
+__all__ = [
+    "Clock",
+    "ConfigError",
+    "EvalCacheError",
+    "ServiceError",
+    "Settings",
+    "SystemClock",
+    "UnknownNameError",
+    "VirtualClock",
+    "WriteEvent",
+]
+__version__ = "0.1.0"

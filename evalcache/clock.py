@@ -1,0 +1,58 @@
+"""Clocks: the cache judges expiry against one of these, passed in explicitly."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Source of the current time in seconds (float, epoch-like)."""
+
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    """The wall clock (``time.time()``). Redis expires keys itself in this mode."""
+
+    virtual = False
+
+    def now(self) -> float:
+        return time.time()
+
+
+class VirtualClock:
+    """A clock the workload driver moves forward explicitly.
+
+    Examples
+    --------
+    >>> clock = VirtualClock(start=1000.0)
+    >>> clock.advance(60)
+    >>> clock.now()
+    1060.0
+    """
+
+    virtual = True
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = float(start)
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds`` (must be >= 0)."""
+        if seconds < 0:
+            raise ValueError(f"VirtualClock.advance: seconds must be >= 0, got {seconds}")
+        with self._lock:
+            self._now += seconds
+
+    def set(self, t: float) -> None:
+        """Jump to absolute time ``t``; time never goes backwards."""
+        with self._lock:
+            if t < self._now:
+                raise ValueError(f"VirtualClock.set: {t} is before now ({self._now})")
+            self._now = float(t)
