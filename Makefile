@@ -1,0 +1,71 @@
+# evalcache: the README's two commands are `make report` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EC     := $(BIN)/evalcache
+
+SCALE  ?= 1
+SEED   ?= 42
+SWEEP  ?= sweeps/default.yaml
+RUNS   ?= runs
+
+.PHONY: help env report report-steps test lint pytest ci-sweep lab services-status clean browser
+
+help:
+	@echo "make report  - environment, services, seed, default sweep, HTML reports (reports/index.html)"
+	@echo "make test    - environment, lint (ruff, mypy) and the whole test suite"
+	@echo "make lab     - JupyterLab on notebooks/ with the project's environment"
+
+# The environment is rebuilt only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "evalcache needs Python >= 3.11 (found $$($(PYTHON) --version))"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,peers]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "evalcache" >/dev/null
+	@touch $(STAMP)
+
+env: $(STAMP)
+
+report: env
+	$(EC) services run -- $(MAKE) --no-print-directory report-steps
+
+# Runs with EVALCACHE_DATABASE_URL / EVALCACHE_REDIS_URL exported by `services run`.
+report-steps:
+	$(EC) seed --scale $(SCALE) --seed $(SEED) --reset
+	@if $(EC) --help | grep -q ' sweep'; then \
+		$(EC) sweep $(SWEEP) --out $(RUNS)/default && \
+		$(EC) report --sweep $(RUNS)/default --out reports && \
+		echo "Reports: $$(pwd)/reports/index.html"; \
+	else echo "SKIPPED: sweep and reports (evalcache has no 'sweep' command yet)"; fi
+
+lint: env
+	$(BIN)/ruff check evalcache tests seed
+	$(BIN)/ruff format --check evalcache tests seed
+	$(BIN)/mypy
+
+# Headless Chromium for the report test (Debian's package; needs root and apt).
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium missing: install Debian's 'chromium' package for the report test"; fi; }
+
+pytest: env browser
+	$(BIN)/pytest
+
+test: lint pytest
+
+lab: env
+	$(EC) services run -- $(BIN)/jupyter lab --notebook-dir=notebooks
+
+services-status: env
+	$(EC) services status
+
+clean:
+	rm -rf $(RUNS) reports/*.html .pytest_cache .mypy_cache .ruff_cache
