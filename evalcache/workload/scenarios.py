@@ -1,0 +1,215 @@
+"""The named workloads (scenarios) and the registry that finds them by name.
+
+Weights are relative within reads and within writes; ``write_ratio`` splits the two. Rates are
+requests per simulated second. Numbers are deliberately round: they stand for the shape of a
+production mix, and notebooks sweep the parameters that matter (rate, skew, write ratio).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from evalcache.errors import UnknownNameError
+from evalcache.workload.arrivals import Burst
+from evalcache.workload.popularity import PopularitySpec
+from evalcache.workload.spec import WorkloadSpec, parse_duration
+
+DEFAULT_WORKLOAD = "mixed"
+
+_MIXED_READS = {
+    "read:user_profile": 25,
+    "read:user_profiles_batch": 5,
+    "read:expert_basic": 15,
+    "read:expert_full": 10,
+    "read:experts_by_spec": 10,
+    "read:user_appointments": 12,
+    "read:expert_appointments": 8,
+    "read:dashboard_user": 8,
+    "read:dashboard_expert": 5,
+    "read:dashboard_admin": 2,
+}
+_MIXED_WRITES = {
+    "write:user_profile": 25,
+    "write:availability": 15,
+    "write:create_appointment": 25,
+    "write:appointment_status": 15,
+    "write:complete_payment": 10,
+    "write:add_review": 10,
+}
+_BROWSE_READS = {
+    "read:experts_by_spec": 35,
+    "read:expert_basic": 35,
+    "read:expert_full": 20,
+    "read:user_profile": 10,
+}
+_BROWSE_WRITES = {"write:add_review": 40, "write:availability": 40, "write:user_profile": 20}
+# Consumable rows are used once each, in order, so a payment is not completed twice.
+_SEQUENTIAL_PAYMENTS = {"pending_payments": PopularitySpec("sequential")}
+
+
+def _ycsb(letter: str, write_ratio: float, description: str, **kw: object) -> WorkloadSpec:
+    reads = kw.pop("reads", {"read:user_profile": 1})
+    return WorkloadSpec(
+        name=f"ycsb_{letter}",
+        operations={**reads, "write:user_profile": 1},  # type: ignore[dict-item]
+        write_ratio=write_ratio,
+        rate=500.0,
+        description=description,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _builtin() -> dict[str, WorkloadSpec]:
+    specs = [
+        WorkloadSpec(
+            "browse",
+            {**_BROWSE_READS, **_BROWSE_WRITES},
+            write_ratio=0.03,
+            rate=200.0,
+            description="directory by specialization and expert profiles, ~97 % reads",
+        ),
+        WorkloadSpec(
+            "booking",
+            {
+                "read:expert_full": 35,
+                "read:user_appointments": 30,
+                "read:expert_appointments": 20,
+                "read:expert_basic": 15,
+                "write:create_appointment": 50,
+                "write:availability": 25,
+                "write:appointment_status": 25,
+            },
+            write_ratio=0.10,
+            rate=100.0,
+            description="availability and appointment writes, ~90/10",
+        ),
+        WorkloadSpec(
+            "profile",
+            {"read:user_profile": 80, "read:user_profiles_batch": 20, "write:user_profile": 1},
+            write_ratio=0.05,
+            rate=200.0,
+            description="user profiles, single and batch, 95/5",
+        ),
+        WorkloadSpec(
+            "payments",
+            {
+                "read:user_appointments": 60,
+                "read:dashboard_user": 40,
+                "write:complete_payment": 70,
+                "write:appointment_status": 30,
+            },
+            write_ratio=0.30,
+            rate=50.0,
+            popularity=_SEQUENTIAL_PAYMENTS,
+            description="status polls and payment completions, ~70/30",
+        ),
+        WorkloadSpec(
+            "dashboard",
+            {
+                "read:dashboard_expert": 60,
+                "read:dashboard_user": 30,
+                "read:dashboard_admin": 10,
+                "write:create_appointment": 50,
+                "write:appointment_status": 50,
+            },
+            write_ratio=0.01,
+            rate=20.0,
+            description="expert and admin dashboards polled, 99/1, expensive queries",
+        ),
+        WorkloadSpec(
+            "flash_crowd",
+            {**_BROWSE_READS, **_BROWSE_WRITES},
+            write_ratio=0.03,
+            rate=100.0,
+            bursts=(Burst(600.0, 300.0, 10.0, focus_pool="experts", focus_keys=5),),
+            description="browsing, then 5 min at 10x rate concentrated on 5 experts",
+        ),
+        WorkloadSpec(
+            "cold_start",
+            {**_MIXED_READS, **_MIXED_WRITES},
+            write_ratio=0.05,
+            rate=200.0,
+            duration_s=900.0,
+            popularity=_SEQUENTIAL_PAYMENTS,
+            cold_start=True,
+            description="the mixed workload on an empty cache, no warm-up",
+        ),
+        WorkloadSpec(
+            "mixed",
+            {**_MIXED_READS, **_MIXED_WRITES},
+            write_ratio=0.05,
+            rate=200.0,
+            popularity=_SEQUENTIAL_PAYMENTS,
+            description="a blend of every family standing for production, 95/5 (the default)",
+        ),
+        _ycsb("a", 0.5, "YCSB A analogue: update heavy, 50/50 on user profiles"),
+        _ycsb("b", 0.05, "YCSB B analogue: read mostly, 95/5 on user profiles"),
+        _ycsb("c", 0.0, "YCSB C analogue: read only on user profiles"),
+        _ycsb(
+            "d",
+            0.05,
+            "YCSB D analogue: read latest, 95/5, newest users hottest",
+            popularity={"users": PopularitySpec("latest")},
+        ),
+        _ycsb(
+            "e",
+            0.05,
+            "YCSB E analogue: short ranges as batch profile reads, 95/5",
+            reads={"read:user_profiles_batch": 1},
+        ),
+        _ycsb(
+            "f",
+            0.5,
+            "YCSB F analogue: read-modify-write, 50/50 on user profiles",
+            read_modify_write=True,
+        ),
+        WorkloadSpec(
+            "synthetic",
+            {"read:user_profile": 1, "write:user_profile": 1},
+            write_ratio=0.0,
+            rate=100.0,
+            description="independent Poisson reads, Zipf keys, one family; checks the TTL model",
+        ),
+    ]
+    return {s.name: s for s in specs}
+
+
+#: Named workloads (read-only).
+WORKLOADS: Mapping[str, WorkloadSpec] = MappingProxyType(_builtin())
+
+
+def workload_names() -> list[str]:
+    """Names of the built-in workloads, sorted."""
+    return sorted(WORKLOADS)
+
+
+def get_workload(
+    name: str,
+    *,
+    rate: float | None = None,
+    skew: float | None = None,
+    write_ratio: float | None = None,
+    duration: float | str | None = None,
+) -> WorkloadSpec:
+    """The named workload with optional overrides, validated before anything runs.
+
+    Raises
+    ------
+    UnknownNameError
+        ``name`` is not a known workload (the message lists them).
+    ConfigError
+        An override is out of range (the message names it and what is accepted).
+
+    Examples
+    --------
+    >>> get_workload("ycsb_b", rate=50).rate
+    50.0
+    """
+    try:
+        spec = WORKLOADS[name]
+    except KeyError:
+        raise UnknownNameError("workload", name, WORKLOADS) from None
+    if duration is not None:
+        duration = parse_duration(duration)
+    return spec.with_overrides(rate=rate, skew=skew, write_ratio=write_ratio, duration=duration)
