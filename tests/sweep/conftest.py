@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from .results_standin import install
+
+install()

@@ -1,0 +1,144 @@
+"""Executing sweeps: papermill runs, failures, retries, aggregation and the CLI."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from evalcache import sweep as sweep_mod
+from evalcache.cli import main
+from evalcache.sweep import Cell, collect, execute_cell, parse_sweep, run_sweep
+
+from .fake_runs import NOTEBOOK, build_fixture_notebook
+
+
+def _two_cells() -> dict[str, Any]:
+    return {
+        "name": "fixture",
+        "notebook": str(NOTEBOOK),
+        "base": {"workload": "mixed"},
+        "grid": {"seed": [3]},
+        "cells": [{"seed": 4, "fail": True}],
+        "jobs": 2,
+    }
+
+
+def test_fixture_notebook_is_up_to_date(tmp_path: Path) -> None:
+    fresh = build_fixture_notebook(tmp_path / "nb.ipynb")
+    assert nbformat.read(fresh, 4) == nbformat.read(NOTEBOOK, 4)
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_sweep_runs_cells_reports_the_failure_and_collects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep_file = tmp_path / "fixture.yaml"
+    sweep_file.write_text(json.dumps(_two_cells()))  # JSON is YAML
+    out = tmp_path / "out"
+    code = main(["sweep", str(sweep_file), "--out", str(out), "--no-progress"])
+    printed = capsys.readouterr().out
+    assert code == 1
+
+    spec = parse_sweep(_two_cells())
+    good, bad = spec.cells
+    # The good cell: every code cell executed, no error output, the kernel is our interpreter.
+    nb = nbformat.read(out / good.name / NOTEBOOK.name, 4)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code_cells)
+    assert not [o for c in code_cells for o in c.outputs if o.output_type == "error"]
+    assert f"kernel python: {Path(sys.executable).parent}" in "".join(
+        o.get("text", "") for c in code_cells for o in c.outputs
+    )
+    assert (out / good.name / "results").is_dir()
+
+    # The failing cell: reported with its parameters and the notebook cell that failed.
+    record = json.loads((out / bad.name / "cell.json").read_text())
+    assert record["status"] == "failed"
+    assert record["params"] == {"workload": "mixed", "seed": 4, "fail": True}
+    err = record["error"]
+    assert (err["kind"], err["ename"]) == ("cell", "RuntimeError")
+    assert "failed on purpose (seed=4)" in err["evalue"]
+    failed_nb = nbformat.read(out / bad.name / NOTEBOOK.name, 4)
+    # papermill's cell_index counts the executed notebook's cells (parameters, injected
+    # parameters, kernel, fail) before it inserts its error banners.
+    assert err["cell_index"] == 3
+    failing = [c for c in failed_nb.cells if c.get("execution_count") == err["exec_count"]]
+    assert "if fail:" in failing[0].source
+    assert f"FAILED {bad.name} at notebook cell {err['cell_index']}" in printed
+    assert '"fail": true' in printed and "1/2 cells ok" in printed
+
+    runs = collect(out)
+    assert len(runs) == 1
+    assert runs.loc[0, "cell"] == good.name
+    assert runs.loc[0, "cell_status"] == "ok"
+    assert runs.loc[0, "param_seed"] == 3
+
+
+def test_kernel_start_failures_are_retried_but_cell_errors_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    calls: list[str] = []
+
+    def flaky(input_path: str, output_path: str, **kw: Any) -> None:
+        calls.append(output_path)
+        if len(calls) < 3:
+            raise RuntimeError("Kernel didn't respond in 60 seconds")
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    ok = execute_cell(str(NOTEBOOK), Cell("c1", {"seed": 1}), str(tmp_path))
+    assert (ok.status, ok.attempts) == ("ok", 3)
+
+    def broken_cell(input_path: str, output_path: str, **kw: Any) -> None:
+        calls.append(output_path)
+        raise PapermillExecutionError(2, 1, "x", "ValueError", "bad", [])
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", broken_cell)
+    bad = execute_cell(str(NOTEBOOK), Cell("c2", {"seed": 1}), str(tmp_path))
+    assert (bad.status, bad.attempts, len(calls)) == ("failed", 1, 1)
+    assert bad.error is not None and (bad.error.cell_index, bad.error.ename) == (2, "ValueError")
+
+    def dead(input_path: str, output_path: str, **kw: Any) -> None:
+        calls.append(output_path)
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", dead)
+    gone = execute_cell(str(NOTEBOOK), Cell("c3", {"seed": 1}), str(tmp_path))
+    assert (gone.status, gone.attempts, len(calls)) == ("failed", 3, 3)
+    assert gone.error is not None and gone.error.kind == "kernel"
+
+
+def test_live_cells_run_serially_after_virtual_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order: list[str] = []
+
+    def fake_execute(notebook: str, cell: Cell, out: str, progress: bool = False) -> Any:
+        order.append(cell.params["mode"])
+        return sweep_mod.CellOutcome(cell.name, cell.params, "ok", "", "")
+
+    monkeypatch.setattr(sweep_mod, "execute_cell", fake_execute)
+    spec = parse_sweep(
+        {
+            "name": "m",
+            "notebook": str(NOTEBOOK),
+            "grid": {"mode": ["live", "virtual"], "seed": [1, 2]},
+        }
+    )
+    report = run_sweep(spec, tmp_path, jobs=1, progress=False)
+    assert order == ["virtual", "virtual", "live", "live"]
+    assert report.ok and [o.name for o in report.outcomes] == [c.name for c in spec.cells]
+    with pytest.raises(sweep_mod.ConfigError, match="matches no cell"):
+        run_sweep(spec, tmp_path, only="nothing-like-this", progress=False)
+    only = run_sweep(spec, tmp_path, jobs=1, only="*live-s2*", progress=False)
+    assert len(only.outcomes) == 1
