@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # Modules that contribute subcommands, in help order.
 _COMMAND_MODULES: tuple[str, ...] = (
     "evalcache.services",
+    "evalcache.sweep",
 )
 
 
