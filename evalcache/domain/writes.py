@@ -1,0 +1,453 @@
+"""Domain writes: each runs in its own transaction, commits, then reports a WriteEvent.
+
+Every function takes an :class:`~sqlalchemy.Engine` (it opens, commits and closes its own
+transaction, so the event is only reported once the write is durable and visible) and an
+explicit timezone-aware ``now`` (the run's clock) used for ``updated_at``, ``paid_at`` etc.
+Every row written gets ``version = version + 1`` and ``updated_at = now``.
+
+Bad arguments raise :class:`~evalcache.errors.ConfigError` before the database is touched;
+unknown ids raise :class:`NotFoundError` and a write not allowed in the row's current state
+raises :class:`InvalidStateError`, both before anything is written (the transaction is rolled
+back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, text
+
+from evalcache.domain._json import iso, require_aware
+from evalcache.domain.models import APPOINTMENT_STATUSES, VERIFICATION_STATUSES
+from evalcache.errors import ConfigError, EvalCacheError
+from evalcache.events import WriteEvent
+
+UpdateType = Literal["profile", "preferences", "verification"]
+UPDATE_TYPES: tuple[str, ...] = ("profile", "preferences", "verification")
+MAX_DURATION_MINUTES = 480
+
+# update type -> (table, {column: accepted python types})
+_UPDATABLE: dict[str, tuple[str, dict[str, tuple[type, ...]]]] = {
+    "profile": (
+        "profiles",
+        {
+            "first_name": (str,),
+            "last_name": (str,),
+            "phone": (str, type(None)),
+            "city": (str, type(None)),
+            "bio": (str, type(None)),
+        },
+    ),
+    "preferences": (
+        "preferences",
+        {
+            "language": (str,),
+            "timezone": (str,),
+            "email_notifications": (bool,),
+            "sms_notifications": (bool,),
+        },
+    ),
+    "verification": ("verifications", {"status": (str,)}),
+}
+
+
+class DomainError(EvalCacheError):
+    """A domain write was refused because of the database's current state."""
+
+
+class NotFoundError(DomainError, LookupError):
+    """An id named in a write does not exist."""
+
+    def __init__(self, entity: str, entity_id: int) -> None:
+        super().__init__(f"{entity} {entity_id} does not exist")
+        self.entity = entity
+        self.entity_id = entity_id
+
+
+class InvalidStateError(DomainError):
+    """The row exists but its state does not allow this write."""
+
+
+def _check_id(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(name, f"must be a positive int id, got {value!r}")
+    return value
+
+
+def _check_changes(update_type: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    _table, columns = _UPDATABLE[update_type]
+    if not changes:
+        raise ConfigError("changes", "must name at least one column (or be None)")
+    out: dict[str, Any] = {}
+    for col, value in changes.items():
+        if col not in columns:
+            raise ConfigError(
+                "changes",
+                f"{col!r} is not updatable for {update_type!r}; accepted: {', '.join(columns)}",
+            )
+        if not isinstance(value, columns[col]):
+            accepted = " or ".join("None" if t is type(None) else t.__name__ for t in columns[col])
+            raise ConfigError(f"changes[{col!r}]", f"must be {accepted}, got {value!r}")
+        out[col] = value
+    if "status" in out and out["status"] not in VERIFICATION_STATUSES:
+        raise ConfigError(
+            "changes['status']",
+            f"unknown verification status {out['status']!r}; "
+            f"known: {', '.join(VERIFICATION_STATUSES)}",
+        )
+    return out
+
+
+def _default_change(
+    conn: Connection, update_type: str, user_id: int, now: datetime
+) -> dict[str, Any]:
+    """The deterministic change a workload asks for with ``changes=None``."""
+    if update_type == "profile":
+        return {"bio": f"Profile updated at {iso(now)}"}
+    if update_type == "preferences":
+        flag = conn.execute(
+            text("SELECT email_notifications FROM preferences WHERE user_id = :u"), {"u": user_id}
+        ).scalar()
+        return {"email_notifications": not flag}
+    status = conn.execute(
+        text("SELECT status FROM verifications WHERE user_id = :u"), {"u": user_id}
+    ).scalar()
+    return {"status": "verified" if status == "pending" else "pending"}
+
+
+def update_user_profile(
+    engine: Engine,
+    user_id: int,
+    update_type: UpdateType,
+    changes: Mapping[str, Any] | None,
+    now: datetime,
+) -> WriteEvent:
+    """Update a user's profile, preferences or verification row.
+
+    ``changes`` maps column names to new values (accepted columns depend on ``update_type``);
+    ``None`` makes a deterministic change: profile -> ``bio`` stamped with ``now``,
+    preferences -> toggle ``email_notifications``, verification -> ``pending`` becomes
+    ``verified``, anything else becomes ``pending``. A verification status of ``pending`` sets
+    ``submitted_at = now``; ``verified`` sets ``verified_at = now``. Also bumps
+    ``users.version``. The event's ``expert_id`` is set when the user is an expert.
+    """
+    _check_id("user_id", user_id)
+    if update_type not in UPDATE_TYPES:
+        raise ConfigError(
+            "update_type", f"unknown update type {update_type!r}; known: {', '.join(UPDATE_TYPES)}"
+        )
+    checked = None if changes is None else _check_changes(update_type, changes)
+    now = require_aware("now", now)
+    table = _UPDATABLE[update_type][0]
+    with engine.begin() as conn:
+        role = conn.execute(
+            text("SELECT role FROM users WHERE id = :u FOR UPDATE"), {"u": user_id}
+        ).scalar()
+        if role is None:
+            raise NotFoundError("user", user_id)
+        values = (
+            checked if checked is not None else _default_change(conn, update_type, user_id, now)
+        )
+        if values.get("status") == "pending":
+            values["submitted_at"] = now
+        elif values.get("status") == "verified":
+            values["verified_at"] = now
+        sets = ", ".join(f"{col} = :{col}" for col in values)  # columns are whitelisted
+        done = conn.execute(
+            text(
+                f"UPDATE {table} SET {sets}, version = version + 1, updated_at = :now "
+                "WHERE user_id = :u"
+            ),
+            {**values, "now": now, "u": user_id},
+        )
+        if done.rowcount != 1:
+            raise NotFoundError(f"{table} row of user", user_id)
+        conn.execute(
+            text("UPDATE users SET version = version + 1, updated_at = :now WHERE id = :u"),
+            {"now": now, "u": user_id},
+        )
+        expert_id = None
+        if role == "expert":
+            expert_id = conn.execute(
+                text("SELECT id FROM experts WHERE user_id = :u"), {"u": user_id}
+            ).scalar()
+    return WriteEvent(
+        kind="user_updated",
+        user_id=user_id,
+        expert_id=expert_id,
+        detail=update_type,
+        tables=(table, "users"),
+        committed_at=now.timestamp(),
+    )
+
+
+def _expert_user(conn: Connection, expert_id: int) -> int:
+    user_id = conn.execute(
+        text("SELECT user_id FROM experts WHERE id = :e FOR UPDATE"), {"e": expert_id}
+    ).scalar()
+    if user_id is None:
+        raise NotFoundError("expert", expert_id)
+    return int(user_id)
+
+
+def update_expert_availability(
+    engine: Engine,
+    expert_id: int,
+    slots: Sequence[tuple[datetime, datetime]],
+    now: datetime,
+) -> WriteEvent:
+    """Replace an expert's future availability in one transaction.
+
+    Deletes the expert's slots with ``starts_at >= now`` and inserts ``slots`` (each
+    ``(starts_at, ends_at)``, aware, ``now <= starts_at < ends_at``). A new slot is marked
+    booked when a scheduled or confirmed appointment of the expert starts at that time.
+    """
+    _check_id("expert_id", expert_id)
+    now = require_aware("now", now)
+    starts, ends = [], []
+    for i, slot in enumerate(slots):
+        if not (isinstance(slot, tuple | list) and len(slot) == 2):
+            raise ConfigError(f"slots[{i}]", f"must be a (starts_at, ends_at) pair, got {slot!r}")
+        s = require_aware(f"slots[{i}][0]", slot[0])
+        e = require_aware(f"slots[{i}][1]", slot[1])
+        if not now <= s < e:
+            raise ConfigError(
+                f"slots[{i}]", f"must satisfy now <= starts_at < ends_at, got {iso(s)}..{iso(e)}"
+            )
+        starts.append(s)
+        ends.append(e)
+    with engine.begin() as conn:
+        user_id = _expert_user(conn, expert_id)
+        conn.execute(
+            text("DELETE FROM availability_slots WHERE expert_id = :e AND starts_at >= :now"),
+            {"e": expert_id, "now": now},
+        )
+        if starts:
+            conn.execute(
+                text(
+                    """
+                    INSERT INTO availability_slots
+                        (expert_id, starts_at, ends_at, is_booked, updated_at, version)
+                    SELECT :e, t.s, t.e, EXISTS (
+                        SELECT 1 FROM appointments a WHERE a.expert_id = :e
+                        AND a.scheduled_at = t.s AND a.status IN ('scheduled', 'confirmed')),
+                        :now, 1
+                    FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
+                        AS t(s, e)
+                    ORDER BY t.s, t.e
+                    """
+                ),
+                {"e": expert_id, "now": now, "starts": starts, "ends": ends},
+            )
+    return WriteEvent(
+        kind="availability_updated",
+        user_id=user_id,
+        expert_id=expert_id,
+        detail=f"{len(starts)} slots",
+        tables=("availability_slots",),
+        committed_at=now.timestamp(),
+    )
+
+
+def create_appointment(
+    engine: Engine,
+    user_id: int,
+    expert_id: int,
+    scheduled_at: datetime,
+    duration_minutes: int,
+    now: datetime,
+) -> WriteEvent:
+    """Book an appointment (status ``scheduled``) with a ``pending`` payment of
+    ``hourly_rate * duration / 60``; the expert's free slot starting at ``scheduled_at``, if
+    any, becomes booked. The event carries ``appointment_id`` and ``payment_id``."""
+    _check_id("user_id", user_id)
+    _check_id("expert_id", expert_id)
+    scheduled_at = require_aware("scheduled_at", scheduled_at)
+    now = require_aware("now", now)
+    if (
+        isinstance(duration_minutes, bool)
+        or not isinstance(duration_minutes, int)
+        or not 1 <= duration_minutes <= MAX_DURATION_MINUTES
+    ):
+        raise ConfigError(
+            "duration_minutes",
+            f"must be an int in 1..{MAX_DURATION_MINUTES}, got {duration_minutes!r}",
+        )
+    tables = ["appointments", "payments"]
+    with engine.begin() as conn:
+        if conn.execute(text("SELECT 1 FROM users WHERE id = :u"), {"u": user_id}).scalar() is None:
+            raise NotFoundError("user", user_id)
+        rate = conn.execute(
+            text("SELECT hourly_rate FROM experts WHERE id = :e"), {"e": expert_id}
+        ).scalar()
+        if rate is None:
+            raise NotFoundError("expert", expert_id)
+        appointment_id = conn.execute(
+            text(
+                """
+                INSERT INTO appointments (user_id, expert_id, scheduled_at, duration_minutes,
+                                          status, created_at, updated_at, version)
+                VALUES (:u, :e, :at, :d, 'scheduled', :now, :now, 1) RETURNING id
+                """
+            ),
+            {"u": user_id, "e": expert_id, "at": scheduled_at, "d": duration_minutes, "now": now},
+        ).scalar_one()
+        payment_id = conn.execute(
+            text(
+                """
+                INSERT INTO payments (appointment_id, user_id, expert_id, amount, currency,
+                                      status, paid_at, created_at, updated_at, version)
+                VALUES (:a, :u, :e, round(CAST(:rate AS numeric) * :d / 60, 2), 'USD',
+                        'pending', NULL, :now, :now, 1)
+                RETURNING id
+                """
+            ),
+            {
+                "a": appointment_id,
+                "u": user_id,
+                "e": expert_id,
+                "rate": rate,
+                "d": duration_minutes,
+                "now": now,
+            },
+        ).scalar_one()
+        booked = conn.execute(
+            text(
+                "UPDATE availability_slots SET is_booked = true, version = version + 1, "
+                "updated_at = :now WHERE expert_id = :e AND starts_at = :at AND NOT is_booked"
+            ),
+            {"e": expert_id, "at": scheduled_at, "now": now},
+        )
+        if booked.rowcount:
+            tables.append("availability_slots")
+    return WriteEvent(
+        kind="appointment_created",
+        user_id=user_id,
+        expert_id=expert_id,
+        appointment_id=int(appointment_id),
+        payment_id=int(payment_id),
+        tables=tuple(tables),
+        committed_at=now.timestamp(),
+    )
+
+
+def change_appointment_status(
+    engine: Engine, appointment_id: int, status: str, now: datetime
+) -> WriteEvent:
+    """Set an appointment's status (one of ``APPOINTMENT_STATUSES``); detail is the new status.
+
+    Payments and slots are left as they are (a cancellation does not free the slot)."""
+    _check_id("appointment_id", appointment_id)
+    if status not in APPOINTMENT_STATUSES:
+        raise ConfigError(
+            "status",
+            f"unknown appointment status {status!r}; known: {', '.join(APPOINTMENT_STATUSES)}",
+        )
+    now = require_aware("now", now)
+    with engine.begin() as conn:
+        row = conn.execute(
+            text(
+                "UPDATE appointments SET status = :s, version = version + 1, updated_at = :now "
+                "WHERE id = :a RETURNING user_id, expert_id"
+            ),
+            {"s": status, "now": now, "a": appointment_id},
+        ).first()
+        if row is None:
+            raise NotFoundError("appointment", appointment_id)
+    return WriteEvent(
+        kind="appointment_status_changed",
+        user_id=int(row.user_id),
+        expert_id=int(row.expert_id),
+        appointment_id=appointment_id,
+        detail=status,
+        tables=("appointments",),
+        committed_at=now.timestamp(),
+    )
+
+
+def complete_payment(engine: Engine, payment_id: int, now: datetime) -> WriteEvent:
+    """Mark a ``pending`` payment ``succeeded`` with ``paid_at = now``.
+
+    Raises :class:`InvalidStateError` if the payment is not pending (completing twice is a
+    workload bug worth seeing)."""
+    _check_id("payment_id", payment_id)
+    now = require_aware("now", now)
+    with engine.begin() as conn:
+        row = conn.execute(
+            text(
+                "SELECT status, appointment_id, user_id, expert_id FROM payments "
+                "WHERE id = :p FOR UPDATE"
+            ),
+            {"p": payment_id},
+        ).first()
+        if row is None:
+            raise NotFoundError("payment", payment_id)
+        if row.status != "pending":
+            raise InvalidStateError(
+                f"payment {payment_id} is {row.status!r}; only 'pending' payments can complete"
+            )
+        conn.execute(
+            text(
+                "UPDATE payments SET status = 'succeeded', paid_at = :now, "
+                "version = version + 1, updated_at = :now WHERE id = :p"
+            ),
+            {"now": now, "p": payment_id},
+        )
+    return WriteEvent(
+        kind="payment_completed",
+        user_id=int(row.user_id),
+        expert_id=int(row.expert_id),
+        appointment_id=int(row.appointment_id),
+        payment_id=payment_id,
+        tables=("payments",),
+        committed_at=now.timestamp(),
+    )
+
+
+def add_review(
+    engine: Engine, expert_id: int, user_id: int, rating: int, comment: str | None, now: datetime
+) -> WriteEvent:
+    """Add a review (rating 1..5) and recompute the expert's ``rating`` (mean, 2 decimals) and
+    ``total_reviews`` from all its reviews."""
+    _check_id("expert_id", expert_id)
+    _check_id("user_id", user_id)
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ConfigError("rating", f"must be an int in 1..5, got {rating!r}")
+    if comment is not None and not isinstance(comment, str):
+        raise ConfigError("comment", f"must be a str or None, got {comment!r}")
+    now = require_aware("now", now)
+    with engine.begin() as conn:
+        _expert_user(conn, expert_id)  # locks the experts row: rating updates serialise
+        if conn.execute(text("SELECT 1 FROM users WHERE id = :u"), {"u": user_id}).scalar() is None:
+            raise NotFoundError("user", user_id)
+        review_id = conn.execute(
+            text(
+                """
+                INSERT INTO reviews (expert_id, user_id, rating, comment, created_at, updated_at,
+                                     version)
+                VALUES (:e, :u, :r, :c, :now, :now, 1) RETURNING id
+                """
+            ),
+            {"e": expert_id, "u": user_id, "r": rating, "c": comment, "now": now},
+        ).scalar_one()
+        conn.execute(
+            text(
+                """
+                UPDATE experts SET (rating, total_reviews) = (
+                    SELECT round(avg(rating), 2), count(*) FROM reviews WHERE expert_id = :e),
+                    version = version + 1, updated_at = :now
+                WHERE id = :e
+                """
+            ),
+            {"e": expert_id, "now": now},
+        )
+    return WriteEvent(
+        kind="review_added",
+        user_id=user_id,
+        expert_id=expert_id,
+        review_id=int(review_id),
+        tables=("reviews", "experts"),
+        committed_at=now.timestamp(),
+    )
