@@ -1,0 +1,92 @@
+"""Redis load: commands processed, memory, keys, from INFO, before and after a run.
+
+One ``INFO all`` per snapshot (stats, memory, keyspace and commandstats together), so a
+snapshot costs exactly one command; deltas subtract it. On a shared server every client's
+commands are in these figures: measure on a server of the run's own when exact command counts
+matter, or read the cache's own counters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Commands one snapshot itself adds to ``total_commands_processed``.
+SNAPSHOT_COMMANDS = 1
+
+
+@dataclass(frozen=True)
+class RedisSnapshot:
+    """Server-wide Redis figures at one moment (or the delta of two).
+
+    Attributes
+    ----------
+    commands:
+        ``total_commands_processed``.
+    used_memory_bytes:
+        ``used_memory``.
+    keys:
+        Keys in the client's database (``keyspace`` section).
+    expired_keys, evicted_keys, keyspace_hits, keyspace_misses:
+        From ``INFO stats``.
+    commandstats:
+        Command name -> calls.
+    """
+
+    commands: int
+    used_memory_bytes: int
+    keys: int
+    expired_keys: int = 0
+    evicted_keys: int = 0
+    keyspace_hits: int = 0
+    keyspace_misses: int = 0
+    commandstats: dict[str, int] = field(default_factory=dict)
+
+    def __sub__(self, before: RedisSnapshot) -> RedisSnapshot:
+        names = set(self.commandstats) | set(before.commandstats)
+        calls = {
+            n: self.commandstats.get(n, 0) - before.commandstats.get(n, 0) for n in sorted(names)
+        }
+        # The earlier snapshot's INFO is counted in the later one's totals.
+        if calls.get("info"):
+            calls["info"] -= SNAPSHOT_COMMANDS
+        return RedisSnapshot(
+            commands=self.commands - before.commands - SNAPSHOT_COMMANDS,
+            used_memory_bytes=self.used_memory_bytes - before.used_memory_bytes,
+            keys=self.keys - before.keys,
+            expired_keys=self.expired_keys - before.expired_keys,
+            evicted_keys=self.evicted_keys - before.evicted_keys,
+            keyspace_hits=self.keyspace_hits - before.keyspace_hits,
+            keyspace_misses=self.keyspace_misses - before.keyspace_misses,
+            commandstats={n: c for n, c in calls.items() if c},
+        )
+
+    def summary(self) -> dict[str, int]:
+        """The summary.json ``redis`` figures: commands, used_memory_bytes, keys."""
+        return {
+            "commands": self.commands,
+            "used_memory_bytes": self.used_memory_bytes,
+            "keys": self.keys,
+        }
+
+
+def redis_snapshot(client: Any) -> RedisSnapshot:
+    """Read one snapshot with a single ``INFO all`` from a redis-py client."""
+    info: dict[str, Any] = client.info("all")
+    db = int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
+    keyspace = info.get(f"db{db}") or {}
+    calls = {
+        name.removeprefix("cmdstat_"): int(v["calls"])
+        for name, v in info.items()
+        if name.startswith("cmdstat_") and isinstance(v, dict)
+    }
+    return RedisSnapshot(
+        commands=int(info["total_commands_processed"]),
+        used_memory_bytes=int(info["used_memory"]),
+        keys=int(keyspace.get("keys", 0)) if isinstance(keyspace, dict) else 0,
+        expired_keys=int(info.get("expired_keys", 0)),
+        evicted_keys=int(info.get("evicted_keys", 0)),
+        keyspace_hits=int(info.get("keyspace_hits", 0)),
+        keyspace_misses=int(info.get("keyspace_misses", 0)),
+        commandstats=calls,
+    )
