@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from evalcache.cache import NO_VALUE, DatabaseCache, escape_pattern
 from evalcache.clock import Clock, SystemClock, VirtualClock
 from evalcache.errors import ConfigError, EvalCacheError, ServiceError, UnknownNameError
 from evalcache.events import WriteEvent
 from evalcache.settings import Settings
 
 __all__ = [
+    "NO_VALUE",
     "Clock",
     "ConfigError",
+    "DatabaseCache",
     "EvalCacheError",
     "ServiceError",
     "Settings",
@@ -17,5 +20,6 @@ __all__ = [
     "UnknownNameError",
     "VirtualClock",
     "WriteEvent",
+    "escape_pattern",
 ]
 __version__ = "0.1.0"

@@ -15,7 +15,21 @@ from collections.abc import Sequence
 _COMMAND_MODULES: tuple[str, ...] = (
     "evalcache.services",
     "evalcache.sweep",
+    "evalcache.cache.bench",
 )
+
+
+def get_bench_subparsers(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """The ``evalcache bench`` group's subparsers, created on first use (modules add to it)."""
+    parser = subparsers.choices.get("bench")
+    if parser is None:
+        parser = subparsers.add_parser("bench", help="benchmarks (figures measured side by side)")
+        group = parser.add_subparsers(dest="bench", metavar="BENCH")
+        group.required = True
+        parser.set_defaults(_bench_group=group)
+    return parser.get_default("_bench_group")  # type: ignore[no-any-return]
 
 
 def build_parser() -> argparse.ArgumentParser:
