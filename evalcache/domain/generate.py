@@ -134,7 +134,7 @@ def generate(scale: float, seed: int, as_of: datetime) -> dict[str, pd.DataFrame
     e_active = rng.random(n.experts) < 0.92
     rate = np.clip(np.round(rng.lognormal(np.log(110), 0.35, n.experts) / 5) * 5, 40, 400)
     rate_cents = rate.astype(np.int64) * 100
-    popularity = _zipf_weights(rng, n.experts, 0.9)
+    popularity = _zipf_weights(rng, n.experts, 0.5)
 
     # verifications: experts follow is_verified; admins verified; patients drawn.
     v_status = rng.choice(
@@ -170,7 +170,7 @@ def generate(scale: float, seed: int, as_of: datetime) -> dict[str, pd.DataFrame
 
     # reviews, ids in time order
     patients = uid[n.admins + n.experts :]
-    patient_w = _zipf_weights(rng, len(patients), 0.6)
+    patient_w = _zipf_weights(rng, len(patients), 0.3)
     r_exp = rng.choice(n.experts, n.reviews, p=popularity)
     r_rating = rng.choice([1, 2, 3, 4, 5], n.reviews, p=[0.03, 0.04, 0.10, 0.33, 0.50])
     ec = e_created[r_exp]
