@@ -218,7 +218,7 @@ def parse_sweep(data: Any, source: Path | str = "<mapping>", root: Path | None =
         notebook=notebook,
         cells=tuple(cells),
         jobs=jobs,
-        reports=tuple(root / r for r in reports),
+        reports=tuple((root / r).resolve() for r in reports),
         description=str(data.get("description", "")),
     )
 

@@ -78,7 +78,8 @@ def test_load_sweep_reads_yaml_and_rejects_garbage(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["default", "ci", "full"])
 def test_shipped_sweeps_are_valid(name: str) -> None:
-    spec = load_sweep(Path(f"sweeps/{name}.yaml"))
+    root = Path(__file__).resolve().parents[2]
+    spec = load_sweep(root / "sweeps" / f"{name}.yaml", root=root)
     assert spec.notebook.name == "experiment.ipynb"
     assert spec.cells
     assert all(p.is_file() for p in spec.reports)

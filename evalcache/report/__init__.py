@@ -1,0 +1,141 @@
+"""Reports: charts, the seed-plan scorecard, and HTML pages built from a saved sweep.
+
+``evalcache report --sweep runs/default --out reports`` renders each cell's executed notebook,
+executes the aggregate notebooks (which only read saved results) and writes ``index.html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evalcache.errors import ConfigError
+from evalcache.report.html import Page, ReportSite, render_notebook, write_index
+from evalcache.report.scorecard import recommend, scorecard
+
+__all__ = ["build_reports"]
+
+
+def _execute_aggregate(notebook: Path, sweep_dir: Path, dest: Path) -> tuple[str, str]:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from evalcache.sweep import KERNEL_NAME
+
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(dest),
+            parameters={"sweep_dir": str(sweep_dir.resolve())},
+            kernel_name=KERNEL_NAME,
+            progress_bar=False,
+            cwd=str(notebook.resolve().parent),
+        )
+    except PapermillExecutionError as exc:
+        return "failed", f"cell {exc.cell_index}: {exc.ename}: {exc.evalue}"
+    except Exception as exc:  # kernel trouble: report it on the index, render the others
+        return "failed", f"{type(exc).__name__}: {exc}"
+    return "ok", ""
+
+
+def build_reports(
+    sweep_dir: Path, out: Path, *, execute: bool = True, workload: str = "mixed"
+) -> ReportSite:
+    """Render a saved sweep folder into ``out`` (``index.html`` plus one page per notebook).
+
+    Parameters
+    ----------
+    sweep_dir:
+        A folder written by ``evalcache sweep`` (it holds ``sweep.json``).
+    out:
+        Where the HTML goes; created if missing.
+    execute:
+        Execute the sweep's aggregate notebooks (they read saved results only); with ``False``
+        only notebooks already executed under ``<sweep_dir>/_reports`` are rendered.
+    workload:
+        Workload the recommendation is made for.
+    """
+    from evalcache.sweep import collect, read_sweep_record
+
+    sweep_dir, out = Path(sweep_dir), Path(out)
+    record = read_sweep_record(sweep_dir)
+    pages: list[Page] = []
+    run_pages: dict[str, str] = {}
+    for cell in record.get("cells", []):
+        nb = Path(cell["notebook"])
+        if not nb.is_absolute() and not nb.exists():
+            nb = sweep_dir / cell["name"] / nb.name
+        href = f"runs/{cell['name']}.html"
+        if nb.is_file():
+            render_notebook(nb, out / href, title=cell["name"])
+            run_pages[cell["name"]] = href
+        err = cell.get("error") or {}
+        detail = f"cell {err.get('cell_index')}: {err.get('ename')}: {err.get('evalue')}"
+        pages.append(
+            Page(
+                f"run {cell['name']}",
+                href,
+                cell["status"],
+                detail if cell["status"] != "ok" else "",
+            )
+        )
+    agg_dir = sweep_dir / "_reports"
+    agg_dir.mkdir(exist_ok=True)
+    for nb_path in map(Path, record.get("reports", [])):
+        dest = agg_dir / nb_path.name
+        status, detail = ("ok", "")
+        if execute:
+            if not nb_path.is_file():
+                raise ConfigError("reports", f"aggregate notebook {nb_path} does not exist")
+            status, detail = _execute_aggregate(nb_path, sweep_dir, dest)
+        if dest.is_file():
+            href = f"{nb_path.stem}.html"
+            render_notebook(dest, out / href, title=nb_path.stem)
+            pages.insert(len(pages) - len(run_pages), Page(nb_path.stem, href, status, detail))
+
+    runs = collect(sweep_dir)
+    families: Any = importlib.import_module("evalcache.results").load_families(sweep_dir)
+    links = [run_pages.get(str(c)) if isinstance(c, str) else None for c in runs.get("cell", [])]
+    score = scorecard(runs, families) if len(runs) else pd.DataFrame()
+    rec = recommend(runs, families, workload).text if len(runs) else ""
+    index = write_index(
+        out / "index.html",
+        f"evalcache report: {record.get('name', '')}",
+        pages,
+        runs,
+        links,
+        score,
+        rec,
+    )
+    (out / "pages.json").write_text(json.dumps([p.__dict__ for p in pages], indent=2), "utf-8")
+    return ReportSite(index, pages)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    site = build_reports(
+        Path(args.sweep), Path(args.out), execute=not args.no_execute, workload=args.workload
+    )
+    failed = [p for p in site.pages if p.status != "ok"]
+    for p in failed:
+        print(f"FAILED {p.title}: {p.detail}")
+    print(f"report index: {site.index.resolve()}")
+    return 0
+
+
+def add_cli(subparsers: Any) -> None:
+    """Register ``evalcache report [--sweep DIR] [--out reports/]``."""
+    p = subparsers.add_parser("report", help="render a saved sweep as HTML reports")
+    p.add_argument("--sweep", default="runs/default", help="sweep folder (default: runs/default)")
+    p.add_argument("--out", default="reports", help="output folder (default: reports)")
+    p.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="do not execute the aggregate notebooks; render what is saved",
+    )
+    p.add_argument("--workload", default="mixed", help="workload the recommendation is for")
+    p.set_defaults(func=_cmd_report)

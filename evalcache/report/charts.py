@@ -1,0 +1,354 @@
+"""Matplotlib figures for the notebooks: one function per chart, data in, ``Figure`` out.
+
+Inputs are the results contract's tables: a run's ``timeseries`` and ``latency`` frames and its
+``summary`` dict, or the sweep tables from :func:`evalcache.sweep.collect` (one row per run) and
+``evalcache.results.load_families`` (one row per run and query family). Rates are drawn in
+percent. Every figure has a title, labelled axes with units and a legend where it has series.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+WIDTH = 9.0  # inches: readable at report width (~900 px at 100 dpi)
+TIME_COLUMNS = ("t_s", "time_s", "window_start_s", "simulated_s", "t")
+OUTCOME_ORDER = ("hit", "miss", "uncached")
+SEED_FIRST = ("seed",)
+
+
+def _figure(height: float = 4.5, ncols: int = 1) -> tuple[Figure, Any]:
+    fig = Figure(figsize=(WIDTH, height), layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes if ncols > 1 else axes[0]
+
+
+def _empty(ax: Any, what: str) -> None:
+    ax.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=ax.transAxes)
+
+
+def time_minutes(ts: pd.DataFrame) -> pd.Series:
+    """The time series' window start in simulated minutes (first known time column)."""
+    for col in TIME_COLUMNS:
+        if col in ts.columns:
+            return ts[col].astype(float) / 60.0
+    if "minute" in ts.columns:
+        return ts["minute"].astype(float)
+    return pd.Series(np.arange(len(ts), dtype=float), index=ts.index)
+
+
+def order_strategies(names: Sequence[Any]) -> list[Any]:
+    """Sorted names with the seed plan's own strategy first, so its gaps are visible."""
+    uniq = sorted({str(n) for n in names})
+    return [n for n in SEED_FIRST if n in uniq] + [n for n in uniq if n not in SEED_FIRST]
+
+
+def hit_rate_over_time(ts: pd.DataFrame) -> Figure:
+    """Hit rate per time window of one run."""
+    fig, ax = _figure()
+    if len(ts) and {"hits", "misses"} <= set(ts.columns):
+        total = (ts["hits"] + ts["misses"]).replace(0, np.nan)
+        rate = ts["hits"] / total
+    elif "hit_rate" in ts.columns:
+        rate = ts["hit_rate"]
+    else:
+        rate = pd.Series(dtype=float)
+    if len(rate):
+        ax.plot(time_minutes(ts), 100 * rate.astype(float), label="hit rate", marker=".")
+        ax.legend(loc="lower right")
+    else:
+        _empty(ax, "hits/misses per window")
+    ax.set(
+        title="Cache hit rate over time",
+        xlabel="simulated time (min)",
+        ylabel="hit rate (%)",
+        ylim=(0, 100),
+    )
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _hdr_values(encoded: str, p50_ms: float) -> tuple[np.ndarray, np.ndarray]:
+    """Values (ms) and counts from an encoded HdrHistogram, unit-matched to the stored p50."""
+    from hdrh.histogram import HdrHistogram
+
+    hist = HdrHistogram.decode(encoded.encode() if isinstance(encoded, str) else encoded)
+    vals, counts = [], []
+    for item in hist.get_recorded_iterator():
+        vals.append(float(item.value_iterated_to))
+        counts.append(int(item.count_at_value_iterated_to))
+    raw_p50 = float(hist.get_value_at_percentile(50.0)) or 1.0
+    # The histogram's unit (ns, µs) is the runner's business; the stored p50 is in ms.
+    scale = p50_ms / raw_p50 if p50_ms and p50_ms > 0 else 1e-3
+    return np.asarray(vals) * scale, np.asarray(counts)
+
+
+def latency_cdf(latency: pd.DataFrame) -> Figure:
+    """Latency CDF per outcome (hit, miss, uncached), all query families merged."""
+    fig, ax = _figure()
+    drawn = 0
+    for outcome in OUTCOME_ORDER:
+        rows = latency[latency["outcome"] == outcome] if "outcome" in latency else latency[:0]
+        if rows.empty:
+            continue
+        if "hdr" in rows.columns and rows["hdr"].notna().all():
+            parts = [
+                _hdr_values(h, float(p)) for h, p in zip(rows["hdr"], rows["p50_ms"], strict=True)
+            ]
+            vals = np.concatenate([v for v, _ in parts])
+            counts = np.concatenate([c for _, c in parts])
+            order = np.argsort(vals)
+            x, y = vals[order], np.cumsum(counts[order]) / counts.sum()
+        else:  # no histogram: the stored percentiles, weighted by count
+            qs = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99, "p999_ms": 0.999, "max_ms": 1.0}
+            w = rows["count"] / rows["count"].sum()
+            x = np.array([float((rows[c] * w).sum()) for c in qs if c in rows])
+            y = np.array([q for c, q in qs.items() if c in rows])
+        ax.step(x, 100 * y, where="post", label=f"{outcome} (n={int(rows['count'].sum())})")
+        drawn += 1
+    if drawn:
+        ax.set_xscale("log")
+        ax.legend(loc="lower right")
+    else:
+        _empty(ax, "latency histograms")
+    ax.set(
+        title="Latency distribution by outcome",
+        xlabel="latency (ms, log scale)",
+        ylabel="requests at or below (%)",
+        ylim=(0, 100),
+    )
+    ax.grid(alpha=0.3, which="both")
+    return fig
+
+
+def db_load_over_time(ts: pd.DataFrame, summary: Mapping[str, Any] | None = None) -> Figure:
+    """Database statements per window with the cache, and without it (the baseline run)."""
+    fig, ax = _figure()
+    t = time_minutes(ts)
+    if "db_statements" in ts.columns and len(ts):
+        ax.plot(t, ts["db_statements"], label="with cache", marker=".")
+        if "db_statements_baseline" in ts.columns:
+            ax.plot(t, ts["db_statements_baseline"], label="without cache", linestyle="--")
+        elif summary and summary.get("db_statements_baseline") and summary.get("db_statements"):
+            # No per-window baseline: spread the cache-off total like the cached run's load.
+            ratio = summary["db_statements_baseline"] / max(1, ts["db_statements"].sum())
+            base = ts["requests"] if "requests" in ts.columns else ts["db_statements"] * ratio
+            base = base * summary["db_statements_baseline"] / max(1, base.sum())
+            ax.plot(t, base, label="without cache (baseline run)", linestyle="--")
+        ax.legend(loc="upper right")
+        ax.set_ylim(bottom=0)
+    else:
+        _empty(ax, "database statements per window")
+    ax.set(
+        title="Database load over time",
+        xlabel="simulated time (min)",
+        ylabel="SQL statements per window",
+    )
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def families_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """A summary's ``families`` dict as a frame indexed by family."""
+    return pd.DataFrame.from_dict(dict(summary.get("families") or {}), orient="index")
+
+
+def staleness_by_family(families: pd.DataFrame) -> Figure:
+    """Stale-read rate among checked cached reads, per query family (index = family)."""
+    fig, ax = _figure()
+    if len(families) and "stale_read_rate" in families.columns:
+        data = 100 * families["stale_read_rate"].astype(float).fillna(0).sort_index()
+        ax.barh(data.index.astype(str), data.to_numpy(), label="stale reads")
+        ax.legend(loc="lower right")
+    else:
+        _empty(ax, "staleness per family")
+    ax.set(
+        title="Stale reads per query family",
+        xlabel="stale-read rate (% of checked reads)",
+        ylabel="query family",
+    )
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def metric_vs_ttl(
+    runs: pd.DataFrame,
+    metric: str,
+    ylabel: str,
+    *,
+    by: str = "param_workload",
+    model: str | None = None,
+    percent: bool = True,
+    title: str = "",
+) -> Figure:
+    """``metric`` against TTL scale, one line per ``by`` group; ``model`` overlaid dashed."""
+    fig, ax = _figure()
+    k = 100.0 if percent else 1.0
+    data = runs.dropna(subset=[metric]) if metric in runs.columns else runs[:0]
+    if "param_ttl_scale" not in data.columns or data.empty:
+        _empty(ax, metric)
+    else:
+        for name, grp in data.groupby(by if by in data.columns else "param_ttl_scale"):
+            g = grp.groupby("param_ttl_scale")
+            line = ax.plot(
+                g[metric].mean().index, k * g[metric].mean(), marker="o", label=str(name)
+            )[0]
+            if model and model in grp.columns and grp[model].notna().any():
+                ax.plot(
+                    g[model].mean().index,
+                    k * g[model].mean(),
+                    linestyle="--",
+                    color=line.get_color(),
+                    label=f"{name} (model)",
+                )
+        ax.set_xscale("log")
+        ax.legend(title=by.removeprefix("param_"), fontsize="small")
+    ax.set(
+        title=title or f"{metric} versus TTL scale",
+        xlabel="TTL scale (× seed plan TTLs)",
+        ylabel=ylabel,
+    )
+    ax.grid(alpha=0.3, which="both")
+    return fig
+
+
+def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of points no other point beats (lower ``x`` and higher ``y``), by ``x``."""
+    order = np.lexsort((-y, x))
+    best, keep = -np.inf, []
+    for i in order:
+        if y[i] > best:
+            keep.append(i)
+            best = y[i]
+    return np.asarray(keep, dtype=int)
+
+
+def tradeoff_frontier(runs: pd.DataFrame) -> Figure:
+    """Database load saved versus staleness, per strategy, with the Pareto frontier."""
+    fig, ax = _figure()
+    need = {"stale_read_rate", "db_reduction"}
+    data = runs.dropna(subset=list(need)) if need <= set(runs.columns) else runs[:0]
+    if data.empty:
+        _empty(ax, "db_reduction and stale_read_rate")
+    else:
+        by = "param_strategy" if "param_strategy" in data.columns else None
+        groups = data.groupby(by) if by else [("runs", data)]
+        for name, grp in groups:
+            ax.scatter(100 * grp["stale_read_rate"], 100 * grp["db_reduction"], label=str(name))
+        x = 100 * data["stale_read_rate"].to_numpy(float)
+        y = 100 * data["db_reduction"].to_numpy(float)
+        front = pareto_front(x, y)
+        ax.plot(x[front], y[front], color="black", linestyle=":", label="frontier")
+        ax.legend(fontsize="small")
+    ax.set(
+        title="Trade-off: database load saved versus staleness",
+        xlabel="stale-read rate (% of checked reads)",
+        ylabel="fewer DB statements (%)",
+    )
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def compare_bars(
+    runs: pd.DataFrame,
+    by: str,
+    metrics: Mapping[str, str],
+    *,
+    title: str,
+    percent: Sequence[str] = (),
+) -> Figure:
+    """One panel per metric (column -> axis label), a bar per ``by`` value (mean over runs)."""
+    fig, axes = _figure(height=4.0, ncols=max(2, len(metrics)))
+    axes = list(axes)
+    names = (
+        (
+            order_strategies(runs[by].dropna())
+            if by == "param_strategy"
+            else sorted(runs[by].dropna().astype(str).unique())
+        )
+        if by in runs
+        else []
+    )
+    for ax, (metric, label) in zip(axes, metrics.items(), strict=False):
+        if not names or metric not in runs.columns:
+            _empty(ax, metric)
+        else:
+            mean = runs.assign(_k=runs[by].astype(str)).groupby("_k")[metric].mean()
+            vals = [float(mean.get(n, np.nan)) * (100 if metric in percent else 1) for n in names]
+            ax.bar(names, vals, label=metric, color=[f"C{i}" for i in range(len(names))])
+            ax.tick_params(axis="x", rotation=45)
+        ax.set(title=label, xlabel=by.removeprefix("param_"), ylabel=label)
+        ax.grid(alpha=0.3, axis="y")
+    for ax in axes[len(metrics) :]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    return fig
+
+
+def family_heatmap(
+    families: pd.DataFrame, by: str, value: str, *, title: str, label: str, percent: bool = True
+) -> Figure:
+    """A ``by`` x query family grid of ``value`` (mean over runs), annotated."""
+    fig, ax = _figure(height=4.5)
+    if families.empty or value not in families or by not in families:
+        _empty(ax, value)
+        ax.set(title=title, xlabel="query family", ylabel=by.removeprefix("param_"))
+        return fig
+    grid = families.assign(_k=families[by].astype(str)).pivot_table(
+        index="_k", columns="family", values=value, aggfunc="mean"
+    )
+    if by == "param_strategy":
+        grid = grid.reindex(order_strategies(grid.index))
+    data = grid.to_numpy(float) * (100 if percent else 1)
+    im = ax.imshow(data, aspect="auto", cmap="viridis")
+    ax.set_xticks(range(grid.shape[1]), list(grid.columns), rotation=45, ha="right")
+    ax.set_yticks(range(grid.shape[0]), list(grid.index))
+    for (i, j), v in np.ndenumerate(data):
+        if not np.isnan(v):
+            ax.text(j, i, f"{v:.1f}", ha="center", va="center", color="white", fontsize=7)
+    fig.colorbar(im, ax=ax, label=label)
+    ax.set(title=title, xlabel="query family", ylabel=by.removeprefix("param_"))
+    return fig
+
+
+def figure_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes (for tests and for embedding)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def figure_data_uri(fig: Figure) -> str:
+    """The figure as a ``data:image/png;base64,...`` URI."""
+    return "data:image/png;base64," + base64.b64encode(figure_png(fig)).decode()
+
+
+def attach_params(families: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Add the runs' ``param_*`` (and ``cell``) columns to a per-family table, by ``folder``."""
+    if families.empty or "folder" not in families or "folder" not in runs:
+        return families
+    extra = [
+        c
+        for c in runs.columns
+        if (c.startswith("param_") or c == "cell") and c not in families.columns
+    ]
+    return families.merge(runs[["folder", *extra]], on="folder", how="left")
+
+
+def column(runs: pd.DataFrame, *candidates: str) -> str | None:
+    """The first of ``candidates`` that ``runs`` has (flattened names differ by producer)."""
+    return next((c for c in candidates if c in runs.columns), None)
+
+
+def show(fig: Figure) -> None:
+    """Display a figure in a notebook as an embedded PNG (no pyplot state involved)."""
+    from IPython.display import Image, display
+
+    display(Image(data=figure_png(fig), format="png"))  # type: ignore[no-untyped-call]

@@ -1,0 +1,168 @@
+"""Executed notebooks -> self-contained HTML pages, and ``index.html`` linking them.
+
+Everything here reads saved files (a sweep folder's notebooks and run folders); nothing is
+rerun except the aggregate notebooks, which only read saved results. Credentials are scrubbed
+from notebooks before rendering.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evalcache.settings import mask_url
+
+# scheme://user:password@host... : anything that could carry a password in its userinfo.
+_URL_WITH_PASSWORD = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:'\"<>]*:[^\s/@'\"<>]*@[^\s'\"<>]+"
+)
+# CDN scripts (MathJax, require.js) the page does not need: reports must open offline.
+_EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\ssrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
+
+KEY_COLUMNS: dict[str, str] = {
+    "param_workload": "workload",
+    "param_strategy": "strategy",
+    "param_ttl_scale": "TTL scale",
+    "param_mode": "mode",
+    "hit_rate": "hit rate",
+    "db_reduction": "DB reduction",
+    "stale_read_rate": "stale reads",
+    "latency_all_p99_ms": "p99 (ms)",
+    "errors": "errors",
+}
+_PERCENT = ("hit_rate", "db_reduction", "stale_read_rate")
+
+
+def scrub_text(text: str) -> str:
+    """Replace the password of every URL in ``text`` by ``***``."""
+    return _URL_WITH_PASSWORD.sub(lambda m: mask_url(m.group(0)) or "", text)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    return value
+
+
+def scrub_notebook(nb: Any) -> Any:
+    """Scrub credentials from every cell's source and outputs (in place); returns ``nb``."""
+    for cell in nb.cells:
+        cell["source"] = scrub_text(cell.get("source", ""))
+        for out in cell.get("outputs", []):
+            for key in ("text", "evalue", "traceback", "data"):
+                if key in out:
+                    out[key] = _scrub(out[key])
+    return nb
+
+
+def render_notebook(src: Path, dest: Path, title: str | None = None) -> Path:
+    """Convert an executed notebook to one self-contained HTML page without code."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = scrub_notebook(nbformat.read(src, as_version=4))  # type: ignore[no-untyped-call]
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or src.stem}})
+    body = _EXTERNAL_SCRIPT.sub("", scrub_text(body))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(body, encoding="utf-8")
+    return dest
+
+
+@dataclass
+class Page:
+    """A rendered report: its title, HTML file (relative to the index) and status."""
+
+    title: str
+    href: str
+    status: str = "ok"
+    detail: str = ""
+
+
+@dataclass
+class ReportSite:
+    """What :func:`build_reports` wrote."""
+
+    index: Path
+    pages: list[Page] = field(default_factory=list)
+
+
+def key_figures(runs: pd.DataFrame) -> pd.DataFrame:
+    """The index's per-run table: parameters and key figures, rates in percent."""
+    cols = [c for c in KEY_COLUMNS if c in runs.columns]
+    table = runs[cols].copy()
+    for c in _PERCENT:
+        if c in table:
+            table[c] = table[c].map(lambda v: "" if pd.isna(v) else f"{100 * float(v):.1f} %")
+    if "latency_all_p99_ms" in table:
+        table["latency_all_p99_ms"] = table["latency_all_p99_ms"].map(
+            lambda v: "" if pd.isna(v) else f"{float(v):.2f}"
+        )
+    return table.rename(columns=KEY_COLUMNS)
+
+
+def _table_html(df: pd.DataFrame, links: Sequence[str | None] | None = None) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for i, (_, row) in enumerate(df.iterrows()):
+        cells = [html.escape(scrub_text(str(v))) for v in row]
+        if links is not None and links[i]:
+            cells[0] = f'<a href="{html.escape(str(links[i]))}">{cells[0]}</a>'
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+table{border-collapse:collapse;font-size:0.85em;margin:1em 0}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}
+th{background:#f0f0f0} .failed{color:#b00}
+"""
+
+
+def write_index(
+    dest: Path,
+    title: str,
+    pages: Iterable[Page],
+    runs: pd.DataFrame,
+    run_links: Sequence[str | None],
+    score: pd.DataFrame | None,
+    recommendation: str = "",
+) -> Path:
+    """Write ``index.html``: links to every page, the key figures per run, the scorecard."""
+    items = []
+    for p in pages:
+        cls = "" if p.status == "ok" else ' class="failed"'
+        extra = "" if p.status == "ok" else f" ({html.escape(p.status)}: {html.escape(p.detail)})"
+        items.append(
+            f'<li{cls}><a href="{html.escape(p.href)}">{html.escape(p.title)}</a>{extra}</li>'
+        )
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+        "<h2>Reports</h2><ul>",
+        *items,
+        "</ul>",
+        "<h2>Key figures per run</h2>",
+        _table_html(key_figures(runs), run_links) if len(runs) else "<p>No runs found.</p>",
+    ]
+    if score is not None and len(score):
+        parts += ["<h2>Seed plan scorecard</h2>", _table_html(score)]
+    if recommendation:
+        parts.append(f"<p><strong>Recommendation:</strong> {html.escape(recommendation)}</p>")
+    parts.append("</body></html>")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(scrub_text("\n".join(parts)), encoding="utf-8")
+    return dest

@@ -1,0 +1,255 @@
+"""The seed plan's success targets, checked against measured runs.
+
+Each target is a measured figure, a comparison and a threshold; a run without the figure (no
+dashboard reads, no refreshes tried, nothing checked for staleness) is ``n/a``, not a pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+Measure = Callable[[Mapping[str, Any], pd.DataFrame], float | None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One success target of the seed plan."""
+
+    key: str
+    label: str
+    measure: Measure
+    op: str  # "<" or ">="/">"
+    threshold: float
+    unit: str  # "ms" or "%" (measured values for "%" are fractions)
+    how: str  # what statistic is measured
+
+    def check(self, value: float | None) -> bool | None:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        return value < self.threshold if self.op == "<" else value >= self.threshold
+
+    def show(self, value: float | None) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "n/a"
+        return f"{100 * value:.1f} %" if self.unit == "%" else f"{value:.1f} ms"
+
+
+def _num(row: Mapping[str, Any], key: str) -> float | None:
+    v = row.get(key)
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def _ratio(row: Mapping[str, Any], num: str, den: str) -> float | None:
+    n, d = _num(row, num), _num(row, den)
+    return None if n is None or not d else n / d
+
+
+def _dashboard_p99(row: Mapping[str, Any], fams: pd.DataFrame) -> float | None:
+    if fams.empty or "family" not in fams:
+        return None
+    dash = fams[fams["family"].astype(str).str.startswith("dashboard")]
+    dash = dash[dash.get("reads", pd.Series(1, index=dash.index)).fillna(0) > 0]
+    vals = dash["p99_ms"].dropna() if "p99_ms" in dash else pd.Series(dtype=float)
+    return float(vals.max()) if len(vals) else None
+
+
+def _correct(row: Mapping[str, Any], fams: pd.DataFrame) -> float | None:
+    checked = _num(row, "stale_checked")
+    rate = _num(row, "stale_read_rate")
+    return None if not checked or rate is None else 1.0 - rate
+
+
+TARGETS: tuple[Target, ...] = (
+    Target(
+        "cached_query",
+        "cached query < 50 ms",
+        lambda r, f: _num(r, "latency_hit_p99_ms"),
+        "<",
+        50.0,
+        "ms",
+        "p99 latency of cache hits",
+    ),
+    Target(
+        "hit_rate",
+        "hit rate > 85 %",
+        lambda r, f: _num(r, "hit_rate"),
+        ">",
+        0.85,
+        "%",
+        "hits / cacheable reads",
+    ),
+    Target(
+        "db_reduction",
+        "60-80 % fewer DB queries",
+        lambda r, f: _num(r, "db_reduction"),
+        ">=",
+        0.60,
+        "%",
+        "1 - statements / cache-off baseline statements (≥ 60 % passes)",
+    ),
+    Target(
+        "dashboard",
+        "dashboard < 1 s cached",
+        _dashboard_p99,
+        "<",
+        1000.0,
+        "ms",
+        "worst p99 over dashboard families, cache on",
+    ),
+    Target(
+        "invalidations",
+        "> 95 % correct invalidations",
+        _correct,
+        ">",
+        0.95,
+        "%",
+        "1 - stale-read rate among checked cached reads",
+    ),
+    Target(
+        "refreshes",
+        "> 98 % successful background refreshes",
+        lambda r, f: _ratio(r, "refreshes_succeeded", "refreshes_tried"),
+        ">",
+        0.98,
+        "%",
+        "refreshes succeeded / tried",
+    ),
+    Target(
+        "errors",
+        "< 0.5 % errors",
+        lambda r, f: _num(r, "error_rate"),
+        "<",
+        0.005,
+        "%",
+        "errors / requests",
+    ),
+)
+
+
+def _families_of(families: pd.DataFrame, row: Mapping[str, Any]) -> pd.DataFrame:
+    if families.empty:
+        return families
+    for key in ("folder", "run_id"):
+        if key in families.columns and row.get(key) is not None:
+            return families[families[key] == row[key]]
+    return families[:0]
+
+
+def score_run(row: Mapping[str, Any], families: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per target: ``target``, ``measured``, ``shown``, ``passed`` (True/False/None)."""
+    fams = _families_of(families if families is not None else pd.DataFrame(), row)
+    out = []
+    for t in TARGETS:
+        value = t.measure(row, fams)
+        out.append(
+            {
+                "key": t.key,
+                "target": t.label,
+                "measured": value,
+                "shown": t.show(value),
+                "passed": t.check(value),
+                "how": t.how,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def config_label(row: Mapping[str, Any]) -> str:
+    """``workload / strategy / ttl×scale (mode)`` for a run row."""
+    return (
+        f"{row.get('param_workload', '?')} / {row.get('param_strategy', '?')} / "
+        f"ttl×{row.get('param_ttl_scale', '?')}"
+    )
+
+
+def scorecard(runs: pd.DataFrame, families: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Wide table: one row per run, one ``✓ value`` / ``✗ value`` / ``n/a`` column per target."""
+    rows = []
+    for _, run in runs.iterrows():
+        s = score_run(run.to_dict(), families)
+        row: dict[str, Any] = {"configuration": config_label(run.to_dict())}
+        for _, t in s.iterrows():
+            mark = {True: "✓ ", False: "✗ ", None: ""}[t["passed"]]
+            row[t["target"]] = mark + t["shown"]
+        row["targets met"] = int((s["passed"] == True).sum())  # noqa: E712 - None is not met
+        row["targets measured"] = int(s["passed"].notna().sum())
+        rows.append(row)
+    cols = ["configuration", *[t.label for t in TARGETS], "targets met", "targets measured"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The configuration meeting the most targets on a workload."""
+
+    workload: str
+    strategy: str | None
+    ttl_scale: float | None
+    met: int
+    measured: int
+    text: str
+
+
+def recommend(
+    runs: pd.DataFrame, families: pd.DataFrame | None = None, workload: str = "mixed"
+) -> Recommendation:
+    """Strategy and TTL scale meeting the most targets on ``workload``.
+
+    Ties go to the higher hit rate, then to the lower stale-read rate.
+    """
+    on = runs[runs["param_workload"] == workload] if "param_workload" in runs else runs[:0]
+    if on.empty:
+        return Recommendation(
+            workload, None, None, 0, 0, f"No runs on the {workload!r} workload: no recommendation."
+        )
+    best: tuple[Any, ...] | None = None
+    for _, run in on.iterrows():
+        s = score_run(run.to_dict(), families)
+        met = int((s["passed"] == True).sum())  # noqa: E712
+        key = (met, _num(run, "hit_rate") or 0.0, -(_num(run, "stale_read_rate") or 0.0))
+        if best is None or key > best[0]:
+            best = (key, run, met, int(s["passed"].notna().sum()))
+    assert best is not None
+    _, run, met, measured = best
+    strategy, ttl = str(run.get("param_strategy")), float(run.get("param_ttl_scale", math.nan))
+    hit = 100 * (_num(run, "hit_rate") or 0.0)
+    text = (
+        f"On the {workload} workload, strategy {strategy!r} with TTL scale {ttl:g} meets "
+        f"{met} of {measured} measured targets (hit rate {hit:.1f} %)."
+    )
+    return Recommendation(workload, strategy, ttl, met, measured, text)
+
+
+def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's ``summary.json`` dict in ``load_runs`` row form (``param_*``, ``latency_*``)."""
+    row: dict[str, Any] = {}
+    for key, value in summary.items():
+        if key == "params":
+            row.update({f"param_{k}": v for k, v in value.items()})
+        elif key == "latency":
+            for outcome, stats in value.items():
+                row.update({f"latency_{outcome}_{k}": v for k, v in stats.items()})
+        elif key != "families":
+            row[key] = value
+    return row
+
+
+def run_scorecard(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`score_run` for one run's summary dict (families taken from the summary)."""
+    fams = pd.DataFrame.from_dict(dict(summary.get("families") or {}), orient="index")
+    fams = fams.rename_axis("family").reset_index() if len(fams) else fams
+    row = flatten_summary(summary)
+    if len(fams):
+        fams["run_id"] = row.get("run_id")
+    return score_run(row, fams)
