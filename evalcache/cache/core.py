@@ -303,7 +303,14 @@ class CacheBase:
         if value is None:
             env, _ = pack(KIND_NEGATIVE, 0, b"", created_at, ttl, delta, version, tags)
         else:
-            payload = self.codec.encode(value)
+            try:
+                payload = self.codec.encode(value)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ConfigError(
+                    "value",
+                    f"{self.codec.name} cannot encode it ({exc}); accepted: JSON-like values "
+                    "(dict, list, str, int, float, bool, None), datetime, Decimal, UUID",
+                ) from exc
             env, _ = pack(
                 KIND_VALUE, self.codec.codec_id, payload, created_at, ttl, delta, version, tags
             )
