@@ -1,0 +1,234 @@
+"""get_or_load: negative caching, no stale sets, single flight, stale serving, refresh ahead."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+
+from evalcache.cache import NO_VALUE, DatabaseCache
+from evalcache.cache.refresh import RefreshPolicy
+from evalcache.clock import VirtualClock
+
+pytestmark = pytest.mark.redis
+
+
+def test_none_is_cached_negative_empty_list_is_not(
+    cache: DatabaseCache, clock: VirtualClock
+) -> None:
+    calls: list[int] = []
+    k_none, k_empty = cache.key("user", 404), cache.key("appts", 1)
+
+    def none() -> None:
+        calls.append(1)
+
+    assert cache.get_or_load(k_none, none, 600, negative_ttl=5, family="user") is None
+    assert cache.get_or_load(k_none, none, 600, negative_ttl=5, family="user") is None
+    assert len(calls) == 1 and cache.stats()["negative_hits"] == 1
+    assert cache.get_with_metadata(k_none).negative  # type: ignore[union-attr]
+    clock.advance(5)
+    cache.get_or_load(k_none, none, 600, negative_ttl=5)
+    assert len(calls) == 2
+    assert cache.get_or_load(k_empty, list, 600) == []
+    clock.advance(5)
+    assert cache.get(k_empty) == [] and cache.stats()["negative_hits"] == 1
+    fam = cache.family_stats()["user"]
+    assert (fam["hits"], fam["misses"], fam["loads"], fam["negative_hits"]) == (1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("how", ["key", "tag", "pattern"])
+def test_late_load_after_invalidation_is_not_stored(cache: DatabaseCache, how: str) -> None:
+    """A loader paused between its read and its set while another thread invalidates."""
+    key = cache.key("prof", how)
+    read_done, invalidated = threading.Event(), threading.Event()
+
+    def loader() -> str:
+        read_done.set()  # the database read happened here, before the write
+        assert invalidated.wait(5)
+        return "old"
+
+    with ThreadPoolExecutor(1) as pool:
+        fut = pool.submit(cache.get_or_load, key, loader, 60, tags=["user:1"])
+        assert read_done.wait(5)
+        if how == "key":
+            cache.invalidate(key)
+        elif how == "tag":
+            cache.invalidate_tags(["user:1"])
+        else:
+            cache.invalidate_pattern(cache.pattern("prof", how))
+        invalidated.set()
+        assert fut.result(5) == "old"  # the caller still gets its own answer
+    assert cache.get(key) is NO_VALUE
+    assert cache.stats()["stale_sets_prevented"] == 1
+    assert cache.stats()["sets"] == 0
+    # Without an invalidation the same sequence stores its result.
+    assert cache.get_or_load(key, lambda: "new", 60, tags=["user:1"]) == "new"
+    assert cache.get(key) == "new"
+
+
+def test_late_reload_of_expired_entry_is_not_stored(
+    cache: DatabaseCache, clock: VirtualClock
+) -> None:
+    key = cache.key("prof", 1)
+    cache.set_with_tags(key, "v1", 10, ["user:1"])
+    clock.advance(11)
+    go = threading.Event()
+
+    def loader() -> str:
+        go.wait(5)
+        return "v2-old"
+
+    with ThreadPoolExecutor(1) as pool:
+        fut = pool.submit(cache.get_or_load, key, loader, 10, tags=["user:1"])
+        while cache.stats()["misses"] == 0:
+            pass
+        cache.invalidate_tags(["user:1"])
+        go.set()
+        fut.result(5)
+    assert cache.get_with_metadata(key, include_expired=True) is None
+
+
+def test_single_flight_across_threads_and_clients(
+    redis_url: str, namespace: str, clock: VirtualClock
+) -> None:
+    caches = [
+        DatabaseCache(redis.Redis.from_url(redis_url), namespace=namespace, clock=clock)
+        for _ in range(2)
+    ]
+    key = caches[0].key("hot", 1)
+    calls: list[int] = []
+    start = threading.Barrier(8)
+
+    def loader() -> dict[str, int]:
+        calls.append(1)
+        threading.Event().wait(0.2)
+        return {"n": 1}
+
+    def call(i: int) -> object:
+        start.wait()
+        return caches[i % 2].get_or_load(key, loader, 60)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(call, range(8)))
+    assert results == [{"n": 1}] * 8
+    assert len(calls) == 1
+    assert sum(c.stats()["coalesced"] for c in caches) == 7
+    for c in caches:
+        c.flush_namespace()
+        c.client.close()
+
+
+def test_serve_stale_while_another_reloads(cache: DatabaseCache, clock: VirtualClock) -> None:
+    key = cache.key("hot", 1)
+    cache.set(key, "stale", 10)
+    clock.advance(11)
+    started, go = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        started.set()
+        go.wait(5)
+        return "fresh"
+
+    with ThreadPoolExecutor(1) as pool:
+        fut = pool.submit(cache.get_or_load, key, slow, 10)
+        assert started.wait(5)
+        assert cache.get_or_load(key, lambda: "no", 10, serve_stale=True) == "stale"
+        go.set()
+        assert fut.result(5) == "fresh"
+    assert cache.get(key) == "fresh"
+    assert cache.stats()["stale_served"] == 1 and cache.stats()["loads"] == 1
+
+
+def test_loader_error_releases_the_lease(cache: DatabaseCache, redis_client: redis.Redis) -> None:
+    key = cache.key("x", 1)
+
+    def boom() -> None:
+        raise RuntimeError("db down")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_load(key, boom)
+    assert redis_client.exists(key) == 0
+    assert cache.get_or_load(key, lambda: 5) == 5
+    assert cache.stats()["load_errors"] == 1
+
+
+def test_lock_ttl_follows_loader_time(cache: DatabaseCache, redis_client: redis.Redis) -> None:
+    cache.timer.observe("f", 2.0)
+    seen: list[int] = []
+    key = cache.key("f", 1)
+    cache.get_or_load(key, lambda: seen.append(redis_client.pttl(key)), family="f")
+    assert 7_000 < seen[0] <= 8_000  # 4 x 2 s
+
+
+def test_refresh_threshold_inline(redis_client: redis.Redis, namespace: str) -> None:
+    clock = VirtualClock(0)
+    cache = DatabaseCache(
+        redis_client, namespace=namespace, clock=clock, refresh_threshold=0.8, refresh_mode="inline"
+    )
+    key = cache.key("p", 1)
+    n = iter(range(100))
+    cache.get_or_load(key, lambda: next(n), 100)
+    clock.advance(79)
+    assert cache.get_or_load(key, lambda: next(n), 100) == 0
+    assert cache.stats()["refreshes_tried"] == 0
+    clock.advance(1)
+    assert cache.get_or_load(key, lambda: next(n), 100) == 0  # old value now, refreshed behind
+    assert cache.stats()["refreshes_succeeded"] == 1
+    assert cache.get_with_metadata(key).created_at == 80  # type: ignore[union-attr]
+    clock.advance(90)  # would have expired without the refresh
+    assert cache.get(key) == 1
+
+
+def test_refresh_background_one_per_key(redis_client: redis.Redis, namespace: str) -> None:
+    clock = VirtualClock(0)
+    cache = DatabaseCache(redis_client, namespace=namespace, clock=clock, refresh_threshold=0.5)
+    key = cache.key("p", 1)
+    cache.set(key, "v0", 100)
+    clock.advance(60)
+    go = threading.Event()
+
+    def slow() -> str:
+        go.wait(5)
+        return "v1"
+
+    for _ in range(5):
+        assert cache.get_or_load(key, slow, 100) == "v0"
+    go.set()
+    assert cache.wait_for_refreshes()
+    assert cache.get(key) == "v1"
+    assert cache.stats()["refreshes_tried"] == 1 and cache.stats()["refreshes_succeeded"] == 1
+    cache.close()
+
+
+def test_xfetch_probability_matches_the_formula() -> None:
+    """P(refresh) with time r left and recompute time d is exp(-r / (d * beta))."""
+    policy = RefreshPolicy(xfetch_beta=1.0, seed=7)
+    d = 2.0
+    for r in (0.5, 2.0, 6.0):
+        trials = 4000
+        due = sum(policy.due(100 - r, 0, 100, d) for _ in range(trials)) / trials
+        assert abs(due - math.exp(-r / d)) < 0.03
+    assert not RefreshPolicy(xfetch_beta=0).enabled
+    random.seed(0)
+
+
+def test_xfetch_refreshes_early_through_get_or_load(
+    redis_client: redis.Redis, namespace: str
+) -> None:
+    clock = VirtualClock(0)
+    cache = DatabaseCache(
+        redis_client,
+        namespace=namespace,
+        clock=clock,
+        xfetch_beta=1e9,
+        refresh_mode="inline",
+        seed=1,
+    )
+    key = cache.key("p", 1)
+    cache.get_or_load(key, lambda: 1, 100)
+    assert cache.get_or_load(key, lambda: 2, 100) == 1
+    assert cache.stats()["refreshes_succeeded"] == 1 and cache.get(key) == 2
