@@ -15,6 +15,7 @@ from collections.abc import Sequence
 _COMMAND_MODULES: tuple[str, ...] = (
     "evalcache.services",
     "evalcache.sweep",
+    "evalcache.report",
     "evalcache.cache.bench",
 )
 
