@@ -13,8 +13,10 @@ exactly is ``pg_stat_statements`` (``calls``), which needs
 ``shared_preload_libraries=pg_stat_statements`` at server start. The embedded PostgreSQL that
 evalcache starts preloads it; the shared server on this machine does not. So
 ``db_statements_server`` is the delta of ``sum(calls)`` over top-level statements in the run's
-database, excluding transaction control (BEGIN/COMMIT/ROLLBACK/SAVEPOINT, which the driver
-issues itself and no cursor event sees), with the probe's own session untracked
+database, excluding transaction control and driver housekeeping (BEGIN, COMMIT, ROLLBACK,
+SAVEPOINT, RELEASE, DEALLOCATE ALL, DISCARD: psycopg issues these itself and no cursor event
+sees them), and excluding statements that failed (the server counts only completed ones, and so
+does the runner; failures are counted apart as ``errors``), with the probe's own session untracked
 (``SET pg_stat_statements.track = 'none'``); it is ``None`` when the extension is not loaded.
 ``pg_stat_database`` (transactions, tuples) and ``pg_stat_user_tables`` (scans, tuple writes)
 deltas are reported as well, always: they are load proxies, not statement counts (a join scans
@@ -35,7 +37,10 @@ import psycopg
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
-_TX_CONTROL = r"^\s*(begin|commit|rollback|end|start\s+transaction|savepoint|release)\b"
+# \y is the end of a word in PostgreSQL regular expressions (\b would be a backspace).
+_TX_CONTROL = (
+    r"^\s*(begin|commit|rollback|end|start\s+transaction|savepoint|release|deallocate|discard)\y"
+)
 
 _STATEMENTS_SQL = f"""
 SELECT coalesce(sum(s.calls), 0)::bigint
