@@ -166,7 +166,7 @@ class TimeSeries:
             )
         frame = pd.DataFrame(rows, columns=list(TIMESERIES_COLUMNS))
         frame = frame.astype({c: "int64" for c in _INT_COLUMNS})
-        return frame.astype({"window_start_s": "float64", "family": "object"})
+        return frame.astype({"window_start_s": "float64", "family": "str"})
 
 
 def empty_timeseries() -> pd.DataFrame:
