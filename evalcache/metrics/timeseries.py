@@ -79,8 +79,8 @@ class TimeSeries:
     >>> ts = TimeSeries(window_s=60)
     >>> ts.read(5.0, "user_profile", "hit", 40_000)
     >>> ts.read(65.0, "user_profile", "miss", 900_000, db_statements=1)
-    >>> ts.to_frame()[["window_start_s", "hits", "misses"]].values.tolist()
-    [[0.0, 1, 0], [60.0, 0, 1]]
+    >>> ts.to_frame()[["hits", "misses"]].values.tolist()
+    [[1, 0], [0, 1]]
     """
 
     def __init__(self, window_s: float = 60.0) -> None:
