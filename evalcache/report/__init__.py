@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from evalcache.errors import ConfigError
+from evalcache.report import scorecard
 from evalcache.report.html import Page, ReportSite, render_notebook, write_index
-from evalcache.report.scorecard import recommend, scorecard
 
 __all__ = ["build_reports"]
 
@@ -101,8 +101,8 @@ def build_reports(
     runs = collect(sweep_dir)
     families: Any = importlib.import_module("evalcache.results").load_families(sweep_dir)
     links = [run_pages.get(str(c)) if isinstance(c, str) else None for c in runs.get("cell", [])]
-    score = scorecard(runs, families) if len(runs) else pd.DataFrame()
-    rec = recommend(runs, families, workload).text if len(runs) else ""
+    score = scorecard.scorecard(runs, families) if len(runs) else pd.DataFrame()
+    rec = scorecard.recommend(runs, families, workload).text if len(runs) else ""
     index = write_index(
         out / "index.html",
         f"evalcache report: {record.get('name', '')}",

@@ -31,7 +31,11 @@ class Target:
     def check(self, value: float | None) -> bool | None:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
-        return value < self.threshold if self.op == "<" else value >= self.threshold
+        if self.op == "<":
+            return bool(value < self.threshold)
+        if self.op == ">":
+            return bool(value > self.threshold)
+        return bool(value >= self.threshold)
 
     def show(self, value: float | None) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -162,7 +166,16 @@ def score_run(row: Mapping[str, Any], families: pd.DataFrame | None = None) -> p
                 "how": t.how,
             }
         )
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    # Python True/False/None (not numpy bools or NaN) so callers can test ``is True``.
+    frame["passed"] = pd.Series([r["passed"] for r in out], dtype=object)
+    return frame
+
+
+def _tri(value: Any) -> bool | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return bool(value)
 
 
 def config_label(row: Mapping[str, Any]) -> str:
@@ -179,9 +192,8 @@ def scorecard(runs: pd.DataFrame, families: pd.DataFrame | None = None) -> pd.Da
     for _, run in runs.iterrows():
         s = score_run(run.to_dict(), families)
         row: dict[str, Any] = {"configuration": config_label(run.to_dict())}
-        for _, t in s.iterrows():
-            mark = {True: "✓ ", False: "✗ ", None: ""}[t["passed"]]
-            row[t["target"]] = mark + t["shown"]
+        for target, shown, passed in zip(s["target"], s["shown"], s["passed"], strict=True):
+            row[target] = {True: "✓ ", False: "✗ ", None: ""}[_tri(passed)] + shown
         row["targets met"] = int((s["passed"] == True).sum())  # noqa: E712 - None is not met
         row["targets measured"] = int(s["passed"].notna().sum())
         rows.append(row)

@@ -1,0 +1,141 @@
+"""Chart functions on fixture frames: titles, labels and the plotted data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sweep.fake_runs import fake_summary, write_fake_run
+
+from evalcache.report import charts
+
+
+def _labels(ax) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
+    return ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
+
+
+def test_hit_rate_over_time_plots_hits_over_reads_in_percent() -> None:
+    ts = pd.DataFrame({"t_s": [0.0, 60.0, 120.0], "hits": [0, 50, 90], "misses": [100, 50, 10]})
+    ax = charts.hit_rate_over_time(ts).axes[0]
+    assert _labels(ax) == ("Cache hit rate over time", "simulated time (min)", "hit rate (%)")
+    x, y = ax.lines[0].get_data()
+    assert list(x) == [0.0, 1.0, 2.0] and list(y) == [0.0, 50.0, 90.0]
+    assert ax.get_legend() is not None
+
+
+def test_latency_cdf_has_one_monotone_curve_per_outcome(tmp_path: Path) -> None:
+    folder = write_fake_run(tmp_path, {"seed": 2})
+    lat = pd.read_parquet(folder / "latency.parquet")
+    ax = charts.latency_cdf(lat).axes[0]
+    labels = [line.get_label() for line in ax.lines]
+    assert [lbl.split(" ")[0] for lbl in labels] == ["hit", "miss", "uncached"]
+    for line in ax.lines:
+        y = np.asarray(line.get_ydata())
+        assert np.all(np.diff(y) >= 0) and y[-1] == pytest.approx(100.0)
+    # Unit-matched to the stored p50: the hit curve crosses 50 % near the hit p50 (ms).
+    hit = ax.lines[0]
+    x, y = np.asarray(hit.get_xdata()), np.asarray(hit.get_ydata())
+    p50 = lat[lat.outcome == "hit"]["p50_ms"].iloc[0]
+    assert x[np.searchsorted(y, 50.0)] == pytest.approx(p50, rel=0.1)
+    assert ax.get_xlabel() == "latency (ms, log scale)"
+
+
+def test_latency_cdf_falls_back_to_percentiles_without_histograms() -> None:
+    lat = pd.DataFrame(
+        {
+            "family": ["a"],
+            "outcome": ["hit"],
+            "count": [10],
+            "p50_ms": [1.0],
+            "p95_ms": [2.0],
+            "p99_ms": [3.0],
+            "p999_ms": [4.0],
+            "max_ms": [5.0],
+        }
+    )
+    line = charts.latency_cdf(lat).axes[0].lines[0]
+    assert list(line.get_xdata()) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert list(line.get_ydata()) == pytest.approx([50, 95, 99, 99.9, 100])
+
+
+def test_db_load_shows_cached_and_baseline_series() -> None:
+    ts = pd.DataFrame({"t_s": [0.0, 60.0], "requests": [100, 300], "db_statements": [40, 20]})
+    ax = charts.db_load_over_time(ts, {"db_statements": 60, "db_statements_baseline": 400}).axes[0]
+    assert [ln.get_label() for ln in ax.lines] == ["with cache", "without cache (baseline run)"]
+    assert list(ax.lines[0].get_ydata()) == [40, 20]
+    assert list(ax.lines[1].get_ydata()) == [100.0, 300.0]  # the baseline total, by request share
+    assert ax.get_ylabel() == "SQL statements per window"
+
+
+def test_staleness_by_family_bars_are_percentages() -> None:
+    fams = charts.families_frame(fake_summary({"strategy": "ttl", "ttl_scale": 2.0}))
+    ax = charts.staleness_by_family(fams).axes[0]
+    widths = sorted({round(p.get_width(), 6) for p in ax.patches})
+    assert widths == [round(100 * 0.004 * 2 * 2, 6)]
+    assert len(ax.patches) == 10
+    assert ax.get_title() == "Stale reads per query family"
+
+
+def _runs() -> pd.DataFrame:
+    rows = []
+    for strategy, stale in (("tags", 0.01), ("seed", 0.08)):
+        for ttl, hit in ((0.5, 0.6), (1.0, 0.7), (4.0, 0.9)):
+            rows.append(
+                {
+                    "param_strategy": strategy,
+                    "param_workload": "mixed",
+                    "param_ttl_scale": ttl,
+                    "hit_rate": hit,
+                    "model_hit_rate": hit + 0.01,
+                    "db_reduction": hit - 0.1,
+                    "stale_read_rate": stale * ttl,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_metric_vs_ttl_overlays_the_model() -> None:
+    ax = charts.metric_vs_ttl(_runs(), "hit_rate", "hit rate (%)", model="model_hit_rate").axes[0]
+    assert [ln.get_label() for ln in ax.lines] == ["mixed", "mixed (model)"]
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([60, 70, 90])
+    assert list(ax.lines[1].get_ydata()) == pytest.approx([61, 71, 91])
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "TTL scale (× seed plan TTLs)"
+
+
+def test_pareto_front_and_frontier_chart() -> None:
+    x = np.array([1.0, 2.0, 3.0, 0.5])
+    y = np.array([50.0, 40.0, 80.0, 10.0])
+    assert list(charts.pareto_front(x, y)) == [3, 0, 2]
+    ax = charts.tradeoff_frontier(_runs()).axes[0]
+    frontier = next(ln for ln in ax.lines if ln.get_label() == "frontier")
+    assert np.all(np.diff(frontier.get_xdata()) >= 0)
+    assert np.all(np.diff(frontier.get_ydata()) > 0)
+    assert ax.get_xlabel() == "stale-read rate (% of checked reads)"
+
+
+def test_compare_bars_put_the_seed_strategy_first() -> None:
+    fig = charts.compare_bars(
+        _runs(), "param_strategy", {"hit_rate": "hit rate (%)"}, title="t", percent=("hit_rate",)
+    )
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["seed", "tags"]
+    assert [p.get_height() for p in ax.patches] == pytest.approx([220 / 3, 220 / 3])
+    assert ax.get_ylabel() == "hit rate (%)" and fig.get_suptitle() == "t"
+
+
+def test_family_heatmap_and_empty_data() -> None:
+    fams = pd.DataFrame(
+        {
+            "param_strategy": ["tags", "seed", "tags"],
+            "family": ["a", "a", "b"],
+            "hit_rate": [0.5, 0.25, 1.0],
+        }
+    )
+    fig = charts.family_heatmap(fams, "param_strategy", "hit_rate", title="h", label="%")
+    data = fig.axes[0].images[0].get_array()
+    assert data[0, 0] == 25.0 and data[1, 1] == 100.0  # seed row first
+    empty = charts.metric_vs_ttl(pd.DataFrame(), "hit_rate", "hit rate (%)").axes[0]
+    assert "no data" in empty.texts[0].get_text()
+    assert charts.figure_data_uri(fig).startswith("data:image/png;base64,iVBOR")
