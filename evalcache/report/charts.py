@@ -48,9 +48,38 @@ def order_strategies(names: Sequence[Any]) -> list[Any]:
     return [n for n in SEED_FIRST if n in uniq] + [n for n in uniq if n not in SEED_FIRST]
 
 
+def per_window(ts: pd.DataFrame) -> pd.DataFrame:
+    """Sum a per-(window, family) time series to one row per window (counts only)."""
+    if "family" not in ts.columns or ts.empty:
+        return ts
+    tcol = next((c for c in (*TIME_COLUMNS, "minute") if c in ts.columns), None)
+    if tcol is None:
+        return ts
+    counts = [
+        c
+        for c in (
+            "requests",
+            "reads",
+            "writes",
+            "hits",
+            "misses",
+            "negative_hits",
+            "uncached",
+            "stale_checked",
+            "stale_reads",
+            "db_statements",
+            "errors",
+            "db_statements_baseline",
+        )
+        if c in ts.columns
+    ]
+    return ts.groupby(tcol, as_index=False)[counts].sum()
+
+
 def hit_rate_over_time(ts: pd.DataFrame) -> Figure:
-    """Hit rate per time window of one run."""
+    """Hit rate per time window of one run (families summed)."""
     fig, ax = _figure()
+    ts = per_window(ts)
     if len(ts) and {"hits", "misses"} <= set(ts.columns):
         total = (ts["hits"] + ts["misses"]).replace(0, np.nan)
         rate = ts["hits"] / total
@@ -129,6 +158,7 @@ def latency_cdf(latency: pd.DataFrame) -> Figure:
 def db_load_over_time(ts: pd.DataFrame, summary: Mapping[str, Any] | None = None) -> Figure:
     """Database statements per window with the cache, and without it (the baseline run)."""
     fig, ax = _figure()
+    ts = per_window(ts)
     t = time_minutes(ts)
     if "db_statements" in ts.columns and len(ts):
         ax.plot(t, ts["db_statements"], label="with cache", marker=".")

@@ -139,3 +139,19 @@ def test_family_heatmap_and_empty_data() -> None:
     empty = charts.metric_vs_ttl(pd.DataFrame(), "hit_rate", "hit rate (%)").axes[0]
     assert "no data" in empty.texts[0].get_text()
     assert charts.figure_data_uri(fig).startswith("data:image/png;base64,iVBOR")
+
+
+def test_per_family_time_series_are_summed_per_window() -> None:
+    ts = pd.DataFrame(
+        {
+            "window_start_s": [0.0, 0.0, 60.0, 60.0],
+            "family": ["a", "b", "a", "b"],
+            "hits": [10, 30, 40, 40],
+            "misses": [30, 30, 0, 20],
+            "db_statements": [5, 6, 7, 8],
+        }
+    )
+    ax = charts.hit_rate_over_time(ts).axes[0]
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([40.0, 80.0])
+    db = charts.db_load_over_time(ts).axes[0]
+    assert list(db.lines[0].get_ydata()) == [11, 15]
