@@ -133,4 +133,6 @@ def load_small(engine: Engine) -> None:
             conn.execute(insert(model), rows)
         for table in ("users", "experts", "reviews", "availability_slots", "appointments",
                       "payments"):  # fmt: skip
-            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1000)"))
+            conn.execute(
+                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1000, false)")
+            )
