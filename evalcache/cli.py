@@ -14,9 +14,11 @@ from collections.abc import Sequence
 # Modules that contribute subcommands, in help order.
 _COMMAND_MODULES: tuple[str, ...] = (
     "evalcache.services",
+    "evalcache.domain.seeding",
     "evalcache.sweep",
     "evalcache.report",
     "evalcache.cache.bench",
+    "evalcache.runner.cli",
 )
 
 

@@ -1,0 +1,287 @@
+"""``run(params)``: one experiment from parameters to a saved, versioned result.
+
+Order of work: validate every parameter (nothing runs on bad input); resolve the servers; make
+sure the template database is seeded at the requested scale; then, each on its own fresh copy
+of the template and its own Redis namespace, the cache-off baseline (when asked) and the cached
+run replay the *same* request stream. Figures are assembled into the schema of
+:mod:`evalcache.results`.
+
+Examples
+--------
+>>> from evalcache.runner import run                                    # doctest: +SKIP
+>>> result = run({"workload": "mixed", "strategy": "tags", "duration_s": "10m"})  # doctest: +SKIP
+>>> result.summary["hit_rate"], result.summary["db_reduction"]         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import redis
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+
+from evalcache.cache import DatabaseCache
+from evalcache.clock import Clock, SystemClock, VirtualClock
+from evalcache.domain.pools import load_expert_specializations, load_id_pools
+from evalcache.metrics import ServerStatsProbe, StatementCounter, redis_snapshot
+from evalcache.model import predicted_hit_rate
+from evalcache.results import RunResult, run_folder_name
+from evalcache.runner import live, virtual
+from evalcache.runner.database import database_copy, prepare_template, seed_time
+from evalcache.runner.oracle import StalenessOracle
+from evalcache.runner.params import (
+    SEED_REFRESH_THRESHOLD,
+    XFETCH_BETA,
+    RunParams,
+    parse_params,
+)
+from evalcache.runner.serve import Executor
+from evalcache.runner.summary import Measured, build_summary
+from evalcache.services import services_session
+from evalcache.settings import Settings
+from evalcache.workload import WorkloadGenerator, WorkloadSpec
+
+#: Strategies that leave entries in place on a write (the model then has no delete rate).
+NO_DELETE_STRATEGIES = ("ttl", "write_through")
+
+
+def map_pools(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The workload's id pools from ``load_id_pools`` output, and the specialization names.
+
+    ``users`` are the patients (most appointments first, so Zipf follows the seeded skew);
+    specializations are drawn as positions into the returned name list. Empty pools are left
+    out so the generator names them if a workload needs them.
+    """
+    names = [str(s) for s in raw.get("specializations", [])]
+    pools: dict[str, Any] = {
+        "users": raw["patients"],
+        "experts": raw["experts"],
+        "appointments": raw["appointments"],
+        "pending_payments": raw["pending_payments"],
+        "specializations": np.arange(len(names), dtype=np.int64),
+    }
+    return {k: v for k, v in pools.items() if len(v)}, names
+
+
+def model_hit_rate(
+    rp: RunParams, spec: WorkloadSpec, gen: WorkloadGenerator, ttl: float
+) -> float | None:
+    """The TTL-cache model's prediction for the ``synthetic`` workload (``None`` otherwise)."""
+    if spec.name != "synthetic" or rp.refresh != "none" or not rp.cache:
+        return None
+    _, rates = gen.key_rates("read:user_profile")
+    read_rate = float(rates.sum())
+    probs = gen.popularity("users").probabilities()
+    mu = 0.0 if rp.strategy in NO_DELETE_STRATEGIES else spec.rate * spec.write_ratio
+    return predicted_hit_rate(read_rate, probs, ttl, write_rate=mu)
+
+
+def default_warmup(rp: RunParams, spec: WorkloadSpec, ttl_profile: float) -> float:
+    """``warmup_s`` unless given: two profile TTLs for ``synthetic`` (steady state), else 0."""
+    if rp.warmup_s is not None:
+        return rp.warmup_s
+    if spec.name == "synthetic":
+        return min(2.0 * ttl_profile, spec.duration_s / 2)
+    return 0.0
+
+
+def _ttls(rp: RunParams) -> Any:
+    from evalcache.domain.repositories import TTLSettings
+
+    base = dataclasses.replace(TTLSettings(), **rp.ttl) if rp.ttl else TTLSettings()
+    return base.scaled(rp.ttl_scale)
+
+
+def execute(
+    rp: RunParams,
+    template_url: str,
+    redis_url: str,
+    *,
+    cache_on: bool,
+    progress: bool = False,
+    label: str = "run",
+) -> Measured:
+    """Run the stream once on a fresh copy of the template; return the raw measurements."""
+    from evalcache.domain.repositories import CachedRepository
+
+    spec = rp.spec()
+    ttls = _ttls(rp)
+    with database_copy(template_url, "base" if not cache_on else "run") as url:
+        setup = create_engine(url, poolclass=NullPool)
+        with setup.connect() as conn:
+            pools, spec_names = map_pools(load_id_pools(conn))
+            expert_specs = load_expert_specializations(conn)
+            t0 = seed_time(conn)
+        setup.dispose()
+        gen = WorkloadGenerator(spec, pools, rp.seed)
+        ttl_profile = float(ttls.for_family("user_profile"))
+        warmup = default_warmup(rp, spec, ttl_profile)
+        virtual_mode = rp.mode == "virtual"
+        clock: Clock = VirtualClock(t0) if virtual_mode else SystemClock()
+        client = redis.Redis.from_url(redis_url, socket_timeout=5.0)
+        namespace = f"{rp.namespace or 'run'}-{uuid.uuid4().hex[:12]}"
+        cache = None
+        if cache_on:
+            cache = DatabaseCache(
+                client,
+                namespace=namespace,
+                clock=clock,
+                default_ttl=ttl_profile,
+                negative_ttl=float(ttls.negative),
+                refresh_threshold=SEED_REFRESH_THRESHOLD if rp.refresh == "threshold" else None,
+                xfetch_beta=XFETCH_BETA if rp.refresh == "xfetch" else None,
+                refresh_mode="inline" if virtual_mode else "background",
+                seed=rp.seed,
+                serve_stale=rp.stampede == "stale",
+                lock_wait=0.0 if rp.stampede == "none" else None,
+            )
+        pool_size = 2 if virtual_mode else rp.workers + 2
+        app = create_engine(url, pool_size=pool_size, max_overflow=rp.workers)
+        repo = CachedRepository(
+            app, cache, rp.strategy, ttls=ttls, clock=clock, expert_specs=expert_specs
+        )
+        probe = ServerStatsProbe(url)
+        oracle_engine = create_engine(url, pool_size=rp.workers + 1)
+        oracle = None
+        if cache_on and rp.stale_sample > 0:
+            oracle = StalenessOracle(
+                repo.fresh, oracle_engine, rp.stale_sample, rp.seed, untracked=probe.has_statements
+            )
+            oracle.start = t0 if virtual_mode else time.time()
+        counter = StatementCounter(app)
+        ex = Executor(
+            repo,
+            counter,
+            oracle,
+            spec_names,
+            window_s=rp.window_s,
+            drain=virtual_mode and cache_on,
+            locked=not virtual_mode,
+            read_modify_write=spec.read_modify_write,
+        )
+        m = Measured(rp=rp, spec=spec, cache_on=cache_on, warmup_s=warmup, executor=ex)
+        m.redis_before = redis_snapshot(client)
+
+        def on_measure() -> None:
+            m.db_start = counter.snapshot()
+            m.server_start = probe.snapshot()
+            m.strategy_start = dict(repo.strategy.stats()) if cache_on else {}
+            if cache is not None:
+                m.cache_start, m.family_start = cache.stats(), cache.family_stats()
+
+        expected = int(spec.rate * spec.duration_s)
+        started = time.perf_counter()
+        try:
+            if virtual_mode:
+                assert isinstance(clock, VirtualClock)
+                m.served = virtual.replay_virtual(
+                    gen.batches(),
+                    ex,
+                    clock,
+                    t0,
+                    tick=repo.tick,
+                    warmup_s=warmup,
+                    on_measure=on_measure,
+                    total=expected,
+                    progress=progress,
+                )
+                m.time_model = virtual.TIME_MODEL
+            else:
+                outcome = live.replay_live(
+                    gen.batches(),
+                    ex,
+                    workers=rp.workers,
+                    tick=repo.tick,
+                    warmup_s=warmup,
+                    on_measure=on_measure,
+                    saturation_lag_s=rp.saturation_lag_s,
+                    total=expected,
+                    progress=progress,
+                )
+                m.served, m.saturated, m.max_lag_s = (
+                    outcome.served,
+                    outcome.saturated,
+                    outcome.max_lag_s,
+                )
+                m.time_model = live.TIME_MODEL
+            m.elapsed_s = time.perf_counter() - started
+            if cache is not None and not virtual_mode:
+                cache.wait_for_refreshes()
+            repo.drain()
+            m.db_end = counter.snapshot()
+            m.strategy_end = dict(repo.strategy.stats()) if cache_on else {}
+            if cache is not None:
+                m.cache_end, m.family_end = cache.stats(), cache.family_stats()
+            m.server_end = probe.settle(app)
+            m.has_server_statements = probe.has_statements
+            m.redis_after = redis_snapshot(client)
+            m.model_hit_rate = model_hit_rate(rp, spec, gen, ttl_profile)
+            m.template = template_url.rsplit("/", 1)[-1]
+        finally:
+            counter.close()
+            if oracle is not None:
+                oracle.close()
+            repo.close()
+            if cache is not None:
+                cache.flush_namespace()
+                cache.close()
+            client.close()
+            probe.close()
+            app.dispose()
+            oracle_engine.dispose()
+    return m
+
+
+def run(
+    params: Mapping[str, Any],
+    *,
+    settings: Settings | None = None,
+    out: Path | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Run one experiment and return (and optionally save) its results.
+
+    Parameters
+    ----------
+    params:
+        Run parameters (see :func:`evalcache.runner.validate_params`); checked before anything
+        runs.
+    settings:
+        Where the servers are (default: from the environment).
+    out:
+        When given, the run is saved under ``out / run_folder_name(params)``.
+    progress:
+        Show a progress bar.
+
+    Returns
+    -------
+    RunResult
+        ``.summary`` (schema :data:`evalcache.results.SCHEMA_VERSION`), ``.timeseries``,
+        ``.latency``.
+    """
+    rp = parse_params(params)
+    norm = rp.as_dict()
+    settings = settings if settings is not None else Settings.from_env()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    run_id = hashlib.sha256(f"{norm}{started_at}{uuid.uuid4()}".encode()).hexdigest()[:12]
+    with services_session(settings) as svc:
+        template = prepare_template(svc.database_url, rp.scale, progress=progress)
+        baseline: Measured | None = None
+        if rp.cache and rp.baseline:
+            baseline = execute(rp, template, svc.redis_url, cache_on=False, progress=progress)
+        main = execute(rp, template, svc.redis_url, cache_on=rp.cache, progress=progress)
+    summary = build_summary(main, baseline, norm, run_id=run_id, started_at=started_at)
+    ex = main.executor
+    result = RunResult(summary, ex.timeseries.to_frame(), ex.latency.to_frame())
+    if out is not None:
+        result.save(Path(out) / run_folder_name(norm))
+    return result

@@ -1,0 +1,254 @@
+"""Run parameters: validated, normalised, and stated in every summary.
+
+Notebooks and sweeps pass plain literals (papermill can inject nothing else), so a run is
+described by a mapping; :func:`validate_params` checks every entry before anything touches a
+server and returns the normalised mapping that ends up in ``summary["params"]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from evalcache.errors import ConfigError, UnknownNameError
+from evalcache.workload import WorkloadSpec, get_workload, parse_duration, workload_names
+from evalcache.workload.spec import FAMILIES
+
+MODES: tuple[str, ...] = ("virtual", "live")
+REFRESH: tuple[str, ...] = ("none", "threshold", "xfetch")
+STAMPEDE: tuple[str, ...] = ("lease", "stale", "none")
+#: The contract's strategy names, used only while ``evalcache.strategies`` cannot be imported.
+CONTRACT_STRATEGIES: tuple[str, ...] = (
+    "ttl",
+    "seed",
+    "explicit",
+    "pattern",
+    "tags",
+    "generation",
+    "write_through",
+    "notify",
+    "table",
+    "lease",
+)
+#: TTL override keys (``ttl`` parameter): the families with their own TTL, plus ``negative``.
+TTL_KEYS: tuple[str, ...] = (
+    *(f for f in FAMILIES if f != "user_profiles_batch"),
+    "negative",
+)
+#: The seed plan's refresh-ahead threshold (refresh at 80 % of the TTL).
+SEED_REFRESH_THRESHOLD = 0.8
+XFETCH_BETA = 1.0
+
+
+def strategy_names() -> list[str]:
+    """Known strategy names (the registry's when it is importable)."""
+    try:
+        from evalcache.strategies import strategy_names as registry_names
+    except ImportError:
+        return sorted(CONTRACT_STRATEGIES)
+    return sorted(registry_names())
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """One run's parameters, validated (see :func:`validate_params` for each one's meaning)."""
+
+    workload: str = "mixed"
+    strategy: str = "tags"
+    ttl_scale: float = 1.0
+    mode: str = "virtual"
+    duration_s: float | None = None
+    seed: int = 1
+    scale: float = 0.1
+    stale_sample: float = 1.0
+    rate: float | None = None
+    refresh: str = "none"
+    stampede: str = "lease"
+    cache: bool = True
+    baseline: bool = True
+    skew: float | None = None
+    write_ratio: float | None = None
+    warmup_s: float | None = None
+    ttl: dict[str, float] = field(default_factory=dict)
+    workers: int = 4
+    window_s: float = 60.0
+    saturation_lag_s: float = 1.0
+    namespace: str | None = None
+
+    def spec(self) -> WorkloadSpec:
+        """The workload spec with this run's overrides (validated)."""
+        return get_workload(
+            self.workload,
+            rate=self.rate,
+            skew=self.skew,
+            write_ratio=self.write_ratio,
+            duration=self.duration_s,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON literals for ``summary["params"]`` (effective rate and duration filled in)."""
+        out = asdict(self)
+        spec = self.spec()
+        out["rate"] = spec.rate
+        out["duration_s"] = spec.duration_s
+        out["write_ratio"] = spec.write_ratio
+        return out
+
+
+PARAM_NAMES: tuple[str, ...] = tuple(RunParams.__dataclass_fields__)
+
+
+def _number(name: str, value: Any, *, low: float, high: float = math.inf, low_open: bool) -> float:
+    what = f"a number {'>' if low_open else '>='} {low:g}" + (
+        f" and <= {high:g}" if math.isfinite(high) else ""
+    )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(name, f"must be {what}, got {value!r}") from None
+    v = float(value)
+    bad = not math.isfinite(v) or v > high or (v <= low if low_open else v < low)
+    if bad:
+        raise ConfigError(name, f"must be {what}, got {value!r}")
+    return v
+
+
+def _choice(name: str, value: Any, accepted: tuple[str, ...]) -> str:
+    if value not in accepted:
+        raise ConfigError(name, f"{value!r} is not accepted; accepted: {', '.join(accepted)}")
+    return str(value)
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(name, f"must be true or false, got {value!r}")
+    return value
+
+
+def _ttl_overrides(value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ConfigError("ttl", f"must be a mapping family -> seconds, got {value!r}")
+    out: dict[str, float] = {}
+    for k, v in value.items():
+        if k not in TTL_KEYS:
+            raise ConfigError(f"ttl[{k!r}]", f"unknown TTL; accepted: {', '.join(TTL_KEYS)}")
+        out[str(k)] = _number(f"ttl[{k!r}]", v, low=0.0, low_open=True)
+    return out
+
+
+def parse_params(params: Mapping[str, Any]) -> RunParams:
+    """Validate ``params`` and return them as :class:`RunParams` (see :func:`validate_params`)."""
+    if not isinstance(params, Mapping):
+        raise ConfigError("params", f"must be a mapping of parameter names, got {params!r}")
+    unknown = sorted(set(params) - set(PARAM_NAMES))
+    if unknown:
+        raise ConfigError(
+            ", ".join(unknown), f"unknown run parameter; accepted: {', '.join(PARAM_NAMES)}"
+        )
+    p = {k: v for k, v in params.items() if v is not None}
+    kw: dict[str, Any] = {}
+    if "workload" in p:
+        kw["workload"] = _choice("workload", p["workload"], tuple(workload_names()))
+    if "strategy" in p:
+        kw["strategy"] = _choice("strategy", p["strategy"], tuple(strategy_names()))
+    if "ttl_scale" in p:
+        kw["ttl_scale"] = _number("ttl_scale", p["ttl_scale"], low=0.0, low_open=True)
+    if "mode" in p:
+        kw["mode"] = _choice("mode", p["mode"], MODES)
+    if "duration_s" in p:
+        kw["duration_s"] = parse_duration(p["duration_s"], "duration_s")
+    if "seed" in p:
+        seed = p["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError("seed", f"must be an integer >= 0, got {seed!r}")
+        kw["seed"] = seed
+    if "scale" in p:
+        kw["scale"] = _number("scale", p["scale"], low=0.0, high=100.0, low_open=True)
+    if "stale_sample" in p:
+        kw["stale_sample"] = _number(
+            "stale_sample", p["stale_sample"], low=0.0, high=1.0, low_open=False
+        )
+    for name in ("rate", "window_s", "saturation_lag_s"):
+        if name in p:
+            kw[name] = _number(name, p[name], low=0.0, low_open=True)
+    if "warmup_s" in p:
+        kw["warmup_s"] = _number("warmup_s", p["warmup_s"], low=0.0, low_open=False)
+    if "skew" in p:
+        kw["skew"] = _number("skew", p["skew"], low=0.0, low_open=False)
+    if "write_ratio" in p:
+        kw["write_ratio"] = _number("write_ratio", p["write_ratio"], low=0, high=1, low_open=False)
+    if "refresh" in p:
+        kw["refresh"] = _choice("refresh", p["refresh"], REFRESH)
+    if "stampede" in p:
+        kw["stampede"] = _choice("stampede", p["stampede"], STAMPEDE)
+    for name in ("cache", "baseline"):
+        if name in p:
+            kw[name] = _bool(name, p[name])
+    if "ttl" in p:
+        kw["ttl"] = _ttl_overrides(p["ttl"])
+    if "workers" in p:
+        w = p["workers"]
+        if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 64:
+            raise ConfigError("workers", f"must be an integer in [1, 64], got {w!r}")
+        kw["workers"] = w
+    if "namespace" in p:
+        ns = p["namespace"]
+        if (
+            not isinstance(ns, str)
+            or not ns
+            or len(ns) > 40
+            or not ns.replace("_", "").replace("-", "").isalnum()
+        ):
+            raise ConfigError("namespace", f"must be 1-40 characters of [A-Za-z0-9_-], got {ns!r}")
+        kw["namespace"] = ns
+    rp = RunParams(**kw)
+    try:
+        spec = rp.spec()  # workload overrides (rate, skew, write_ratio, duration) checked here
+    except UnknownNameError as exc:  # pragma: no cover - workload name checked above
+        raise ConfigError("workload", str(exc)) from exc
+    if rp.warmup_s is not None and rp.warmup_s >= spec.duration_s:
+        raise ConfigError(
+            "warmup_s",
+            f"must be shorter than the duration ({spec.duration_s:g} s), got {rp.warmup_s}",
+        )
+    return rp
+
+
+def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check run parameters before anything runs; return them normalised (JSON literals).
+
+    Parameters (``None`` values are ignored, i.e. take the default)
+    ----------------------------------------------------------------
+    workload: a name of ``evalcache.workload.workload_names()`` (default ``mixed``).
+    strategy: an invalidation strategy name (default ``tags``).
+    ttl_scale: factor on every TTL of the seed plan (> 0, default 1).
+    mode: ``virtual`` (simulated time) or ``live`` (wall clock, open loop).
+    duration_s: simulated seconds, a number or text such as ``"1h"`` (default: the workload's).
+    seed: workload seed, int >= 0. scale: the seeded database's scale (0 < scale <= 100).
+    stale_sample: share of cached answers the staleness oracle checks, in [0, 1].
+    rate: requests per (simulated) second (default: the workload's).
+    refresh: ``none``, ``threshold`` (the seed plan's 80 % of TTL) or ``xfetch``.
+    stampede: ``lease`` (single flight, wait), ``stale`` (serve the stale value while one
+        caller reloads) or ``none`` (no waiting: every missing caller loads).
+    cache: false for a cache-off run. baseline: also run the cache-off baseline of the same
+        stream to fill ``db_reduction`` (default true).
+    skew, write_ratio: workload overrides. warmup_s: simulated seconds not counted (default 0;
+        for ``synthetic`` twice the profile TTL). ttl: per-family TTL overrides in seconds
+        (before ``ttl_scale``). workers: live-mode worker threads. window_s: time-series
+        window. saturation_lag_s: live-mode lag behind schedule that flags a run saturated.
+        namespace: Redis key prefix stem (a unique suffix is always added).
+
+    Raises
+    ------
+    ConfigError
+        Naming the parameter and what is accepted.
+
+    Examples
+    --------
+    >>> validate_params({"workload": "profile", "duration_s": "1h"})["duration_s"]
+    3600.0
+    """
+    return parse_params(params).as_dict()

@@ -1,0 +1,209 @@
+"""Serve one request against the cached repository and record what happened.
+
+Shared by virtual and live mode. The measured call is only ``repo.read`` / ``repo.write``
+(``perf_counter_ns`` around it); counting, the oracle and the ideal-lag drain happen outside.
+In live mode the latency runs from the request's *intended* start (open loop).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from evalcache.metrics import Counters, LatencyRecorder, StatementCounter, TimeSeries
+from evalcache.runner.oracle import StalenessOracle
+from evalcache.workload.spec import OPERATIONS
+
+#: Outcome codes of the hit/miss trace (one byte per read; determinism checks hash it).
+TRACE_CODES = {"hit": 1, "miss": 2, "uncached": 3}
+TRACE_WRITE, TRACE_ERROR, TRACE_NOOP = 4, 5, 6
+#: Write op -> the read family a read-modify-write workload reads first.
+RMW_READS = {"user_profile": "user_profile"}
+#: This many failed requests in a row end the run with the last error (a broken setup).
+MAX_CONSECUTIVE_ERRORS = 100
+
+
+def invalid_transition_types() -> tuple[type[BaseException], ...]:
+    """Errors that make a write a counted no-op (the contract's InvalidTransition)."""
+    types: list[type[BaseException]] = []
+    try:
+        from evalcache.domain import repositories
+
+        it = getattr(repositories, "InvalidTransition", None)
+        if isinstance(it, type) and issubclass(it, BaseException):
+            types.append(it)
+    except ImportError:
+        pass
+    from evalcache.domain.writes import InvalidStateError
+
+    types.append(InvalidStateError)
+    return tuple(types)
+
+
+class Executor:
+    """Dispatches requests to the repository and records counters, latency and staleness.
+
+    Parameters
+    ----------
+    repo:
+        The cached repository (or the cache-off one for a baseline).
+    counter:
+        Statement counter on the application engine.
+    oracle:
+        Staleness oracle, or ``None`` (no checks: baseline, or ``stale_sample`` 0).
+    specializations:
+        Pool index -> specialization name (the generator draws integer positions).
+    drain:
+        Call ``repo.drain()`` after each write (virtual mode's ideal notify lag).
+    locked:
+        Serialise recording (live mode: several worker threads share the recorders).
+    read_modify_write:
+        Read the written key before each write (YCSB F).
+    """
+
+    def __init__(
+        self,
+        repo: Any,
+        counter: StatementCounter,
+        oracle: StalenessOracle | None,
+        specializations: Sequence[str],
+        *,
+        window_s: float,
+        drain: bool,
+        locked: bool = False,
+        read_modify_write: bool = False,
+    ) -> None:
+        self.repo = repo
+        self.counter = counter
+        self.oracle = oracle
+        self.specs = list(specializations)
+        self.drain = drain
+        self.rmw = read_modify_write
+        self.counters = Counters()
+        self.latency = LatencyRecorder()
+        self.timeseries = TimeSeries(window_s)
+        self.trace = bytearray()
+        self.stale_ages: list[float] = []
+        self.noop_writes = 0
+        self.measuring = True
+        self.consecutive_errors = 0
+        self._lock: AbstractContextManager[Any] = threading.Lock() if locked else nullcontext()
+        self._noop = invalid_transition_types()
+        # op name -> (is_read, family or write op)
+        self._ops: Mapping[str, tuple[bool, str]] = {
+            name: (op.kind == "read", op.family if op.family is not None else name[6:])
+            for name, op in OPERATIONS.items()
+        }
+
+    def execute(self, t: float, op: str, args: tuple[Any, ...], now: float, t0_ns: int) -> None:
+        """Serve one request arriving at simulated ``t`` (clock ``now``).
+
+        ``t0_ns`` is the latency origin: 0 means "when the call starts" (virtual mode), else
+        the intended start in ``perf_counter_ns`` time (live mode).
+        """
+        is_read, name = self._ops[op]
+        if is_read:
+            if name == "experts_by_spec":
+                args = (self.specs[args[0]],)
+            self._read(t, name, args, now, t0_ns)
+        else:
+            if self.rmw and name in RMW_READS:
+                self._read(t, RMW_READS[name], args[:1], now, t0_ns)
+            self._write(t, name, args, now, t0_ns)
+
+    def _failed(self) -> None:
+        """Count a failure; re-raise when the run is clearly broken, not merely erring."""
+        self.consecutive_errors += 1
+        if self.consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
+            raise
+
+    def _read(self, t: float, family: str, args: tuple[Any, ...], now: float, t0_ns: int) -> None:
+        tally = self.counter.thread_statements
+        s0 = tally()
+        start = time.perf_counter_ns()
+        try:
+            out = self.repo.read(family, *args)
+        except Exception:  # any failure is a counted error, the run goes on
+            self._failed()
+            ns = time.perf_counter_ns() - (t0_ns or start)
+            with self._lock:
+                self.trace.append(TRACE_ERROR)
+                if self.measuring:
+                    fc = self.counters.family(family)
+                    fc.reads += 1
+                    fc.errors += 1
+                    fc.db_statements += tally() - s0
+                self.timeseries.read(t, family, "uncached", ns, error=True)
+            return
+        ns = time.perf_counter_ns() - (t0_ns or start)
+        self.consecutive_errors = 0
+        dst = tally() - s0
+        outcome = out.outcome
+        stale_age: float | None = None
+        checked = False
+        oracle = self.oracle
+        if oracle is not None:
+            if outcome == "hit":
+                if oracle.sample():
+                    checked = True
+                    stale_age = oracle.check(family, args, out.value, now)
+            elif outcome == "miss":
+                oracle.filled((family, *args), now)
+        with self._lock:
+            self.trace.append(TRACE_CODES[outcome])
+            if self.measuring:
+                fc = self.counters.family(family)
+                fc.reads += 1
+                if outcome == "hit":
+                    fc.hits += 1
+                    if out.negative:
+                        fc.negative_hits += 1
+                elif outcome == "miss":
+                    fc.misses += 1
+                else:
+                    fc.uncached += 1
+                fc.db_statements += dst
+                self.latency.record(family, outcome, ns)
+                if checked:
+                    fc.stale_checked += 1
+                    if stale_age is not None:
+                        fc.stale_reads += 1
+                        self.stale_ages.append(stale_age)
+            self.timeseries.read(t, family, outcome, ns, db_statements=dst, negative=out.negative)
+            if checked:
+                self.timeseries.stale_check(t, family, stale_age is not None)
+
+    def _write(self, t: float, name: str, args: tuple[Any, ...], now: float, t0_ns: int) -> None:
+        tally = self.counter.thread_statements
+        s0 = tally()
+        start = time.perf_counter_ns()
+        error = noop = False
+        try:
+            self.repo.write(name, *args)
+        except self._noop:
+            noop = True
+        except Exception:  # any failure is a counted error, the run goes on
+            error = True
+            self._failed()
+        ns = time.perf_counter_ns() - (t0_ns or start)
+        if not error:
+            self.consecutive_errors = 0
+        if self.drain and not error:
+            self.repo.drain()  # ideal lag: async invalidation completes before the next request
+        if self.oracle is not None and not (error or noop):
+            self.oracle.wrote(now)
+        dst = tally() - s0
+        op = f"write:{name}"
+        with self._lock:
+            self.trace.append(TRACE_ERROR if error else TRACE_NOOP if noop else TRACE_WRITE)
+            if self.measuring:
+                fc = self.counters.family(op)
+                fc.writes += 1
+                fc.errors += error
+                fc.db_statements += dst
+                self.noop_writes += noop
+                self.latency.record(op, "write", ns)
+            self.timeseries.write(t, op, ns, db_statements=dst, error=error)

@@ -1,0 +1,183 @@
+"""Assemble a run's measurements into the ``summary.json`` schema of :mod:`evalcache.results`.
+
+Counted window: every figure except ``redis`` and the time series covers the requests after
+``warmup_s`` (statement counts, server counts, cache and strategy counters are snapshotted at
+that moment); the time series covers the whole run, warm-up included, so charts show it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from evalcache.metrics import DbCounts, RedisSnapshot, ServerCounts, age_percentiles
+from evalcache.results import empty_summary
+from evalcache.runner.params import RunParams
+from evalcache.runner.serve import Executor
+from evalcache.workload import WorkloadSpec
+from evalcache.workload.spec import FAMILIES
+
+
+@dataclass
+class Measured:
+    """Raw figures of one execution (baseline or cached run)."""
+
+    rp: RunParams
+    spec: WorkloadSpec
+    cache_on: bool
+    warmup_s: float
+    executor: Executor
+    served: int = 0
+    elapsed_s: float = 0.0
+    saturated: bool = False
+    max_lag_s: float | None = None
+    time_model: str = ""
+    template: str = ""
+    db_start: DbCounts = field(default_factory=DbCounts)
+    db_end: DbCounts = field(default_factory=DbCounts)
+    server_start: ServerCounts | None = None
+    server_end: ServerCounts | None = None
+    has_server_statements: bool = False
+    cache_start: dict[str, int] = field(default_factory=dict)
+    cache_end: dict[str, int] = field(default_factory=dict)
+    family_start: dict[str, dict[str, int]] = field(default_factory=dict)
+    family_end: dict[str, dict[str, int]] = field(default_factory=dict)
+    strategy_start: dict[str, Any] = field(default_factory=dict)
+    strategy_end: dict[str, Any] = field(default_factory=dict)
+    redis_before: RedisSnapshot | None = None
+    redis_after: RedisSnapshot | None = None
+    model_hit_rate: float | None = None
+
+    @property
+    def db(self) -> DbCounts:
+        return self.db_end - self.db_start
+
+    @property
+    def server(self) -> ServerCounts | None:
+        if self.server_start is None or self.server_end is None:
+            return None
+        return self.server_end - self.server_start
+
+    def cache_delta(self, name: str) -> int:
+        return int(self.cache_end.get(name, 0)) - int(self.cache_start.get(name, 0))
+
+    def family_delta(self, family: str, name: str) -> int:
+        end = self.family_end.get(family, {}).get(name, 0)
+        return int(end) - int(self.family_start.get(family, {}).get(name, 0))
+
+    def strategy_delta(self, name: str) -> float:
+        end, start = self.strategy_end.get(name, 0), self.strategy_start.get(name, 0)
+        if isinstance(end, int | float) and isinstance(start, int | float):
+            return float(end) - float(start)
+        return 0.0
+
+
+def _notify_lags(m: Measured) -> tuple[float | None, float | None]:
+    for key in ("notify_lag_ms", "lag_ms", "notify_lags_ms", "lags_ms"):
+        lags = m.strategy_end.get(key)
+        if isinstance(lags, list | tuple) and lags:
+            arr = np.asarray(lags, dtype=np.float64)
+            return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+    return None, None
+
+
+def build_summary(
+    m: Measured,
+    baseline: Measured | None,
+    params: dict[str, Any],
+    *,
+    run_id: str,
+    started_at: str,
+) -> dict[str, Any]:
+    """The summary dict (schema 1) of run ``m``, with ``baseline`` filling ``db_reduction``."""
+    ex = m.executor
+    s = empty_summary({**params, "cache": m.cache_on}, run_id=run_id, started_at=started_at)
+    total = ex.counters.total()
+    reads = total.reads
+    s.update(
+        requests=total.reads + total.writes,
+        reads=reads,
+        writes=total.writes,
+        writes_noop=ex.noop_writes,
+        hits=total.hits,
+        misses=total.misses,
+        negative_hits=total.negative_hits,
+        uncached=total.uncached,
+        hit_rate=total.hit_rate,
+        stale_reads=total.stale_reads,
+        stale_checked=total.stale_checked,
+        stale_read_rate=total.stale_read_rate,
+    )
+    s["stale_age_p50_s"], s["stale_age_max_s"] = age_percentiles(ex.stale_ages)
+    db = m.db
+    server = m.server
+    s.update(
+        db_statements=db.statements,
+        db_rows=db.rows,
+        db_time_ms=db.time_ms,
+        db_statements_server=server.statements if server is not None else None,
+        db_server=server.as_dict() if server is not None else None,
+        model_hit_rate=m.model_hit_rate,
+        latency=ex.latency.summary(),
+    )
+    if baseline is not None:
+        base = baseline.db.statements
+        s["db_statements_baseline"] = base
+        s["db_reduction"] = 1.0 - db.statements / base if base else None
+    # Cache and strategy counters (deltas over the counted window).
+    s["expirations"] = m.cache_delta("expirations")
+    s["refreshes_tried"] = m.cache_delta("refreshes_tried")
+    s["refreshes_succeeded"] = m.cache_delta("refreshes_succeeded")
+    s["cache_errors"] = m.cache_delta("errors")
+    s["invalidations"] = int(m.strategy_delta("invalidations"))
+    s["keys_removed"] = int(m.strategy_delta("keys_removed"))
+    s["invalidation_time_ms"] = m.strategy_delta("time_ms")
+    s["notify_lag_p50_ms"], s["notify_lag_p99_ms"] = _notify_lags(m)
+    s["errors"] = total.errors
+    s["error_rate"] = total.errors / s["requests"] if s["requests"] else None
+    if m.redis_before is not None and m.redis_after is not None:
+        s["redis"] = (m.redis_after - m.redis_before).summary()
+    s.update(
+        saturated=m.saturated,
+        max_lag_s=m.max_lag_s,
+        elapsed_s=m.elapsed_s,
+        simulated_s=m.spec.duration_s,
+        warmup_s=m.warmup_s,
+        time_model=m.time_model,
+        template_database=m.template,
+        outcome_digest=hashlib.sha256(bytes(ex.trace)).hexdigest()[:16],
+    )
+    families: dict[str, Any] = {}
+    for family in ex.counters.names():
+        fc = ex.counters.family(family)
+        if family not in FAMILIES:
+            continue
+        hist = ex.latency.histogram(family=family)
+        n = hist.get_total_count()
+        families[family] = {
+            "reads": fc.reads,
+            "hits": fc.hits,
+            "misses": fc.misses,
+            "negative_hits": fc.negative_hits,
+            "expirations": m.family_delta(family, "expirations"),
+            "hit_rate": fc.hit_rate,
+            "stale_reads": fc.stale_reads,
+            "stale_checked": fc.stale_checked,
+            "stale_read_rate": fc.stale_read_rate,
+            "p50_ms": hist.get_value_at_percentile(50) / 1e6 if n else None,
+            "p99_ms": hist.get_value_at_percentile(99) / 1e6 if n else None,
+            "db_statements": fc.db_statements,
+            "errors": fc.errors,
+            "model_hit_rate": m.model_hit_rate if family == "user_profile" else None,
+        }
+    s["families"] = families
+    s["write_ops"] = {
+        name: {"writes": fc.writes, "errors": fc.errors, "db_statements": fc.db_statements}
+        for name in ex.counters.names()
+        if name.startswith("write:")
+        for fc in (ex.counters.family(name),)
+    }
+    return s

@@ -1,0 +1,78 @@
+"""Run parameters: bad input fails before anything runs, naming what is accepted."""
+
+from __future__ import annotations
+
+import pytest
+
+from evalcache.cli import main
+from evalcache.errors import ConfigError
+from evalcache.runner import PARAM_NAMES, run, validate_params
+from evalcache.settings import Settings
+from evalcache.workload import get_workload
+
+# A server that cannot answer: if validation let anything through, the run would fail on it
+# with a ServiceError instead of the ConfigError the tests expect.
+UNREACHABLE = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", redis_url="redis://127.0.0.1:1/0")
+
+
+@pytest.mark.parametrize(
+    ("params", "name", "accepted"),
+    [
+        ({"workload": "nope"}, "workload", "mixed"),
+        ({"strategy": "nope"}, "strategy", "tags"),
+        ({"ttl_scale": 0}, "ttl_scale", "> 0"),
+        ({"ttl_scale": -1.0}, "ttl_scale", "> 0"),
+        ({"duration_s": "an hour"}, "duration_s", "1h30m"),
+        ({"stale_sample": 1.5}, "stale_sample", "<= 1"),
+        ({"stale_sample": -0.1}, "stale_sample", ">= 0"),
+        ({"mode": "fast"}, "mode", "virtual, live"),
+        ({"refresh": "always"}, "refresh", "threshold"),
+        ({"stampede": "x"}, "stampede", "lease"),
+        ({"colour": "red"}, "colour", "workload"),
+        ({"seed": -1}, "seed", ">= 0"),
+        ({"scale": 0}, "scale", "> 0"),
+        ({"ttl": {"user_profile": -5}}, "ttl['user_profile']", "> 0"),
+        ({"ttl": {"nope": 5}}, "ttl['nope']", "user_profile"),
+        ({"rate": 0}, "rate", "> 0"),
+        ({"warmup_s": 100, "duration_s": 60}, "warmup_s", "shorter"),
+        ({"baseline": "yes"}, "baseline", "true or false"),
+        ({"workload": "synthetic", "write_ratio": 1.5}, "write_ratio", "<= 1"),
+    ],
+)
+def test_bad_params_name_the_parameter(params: dict, name: str, accepted: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        validate_params(params)
+    assert info.value.name == name
+    assert accepted in str(info.value)
+
+
+def test_run_rejects_bad_params_before_touching_servers() -> None:
+    with pytest.raises(ConfigError, match="strategy"):
+        run({"strategy": "nope"}, settings=UNREACHABLE, progress=False)
+
+
+def test_normalised_params_state_effective_values() -> None:
+    p = validate_params(
+        {"workload": "profile", "duration_s": "1h30m", "seed": 3, "rate": None, "stale_sample": 0}
+    )
+    assert p["duration_s"] == 5400.0
+    assert p["rate"] == get_workload("profile").rate  # the workload's own rate filled in
+    assert p["seed"] == 3 and p["stale_sample"] == 0.0
+    assert p["cache"] is True and p["mode"] == "virtual" and p["strategy"] == "tags"
+    # the names the notebooks pass are all accepted
+    for name in ("workload", "strategy", "ttl_scale", "mode", "duration_s", "seed", "scale",
+                 "stale_sample", "refresh", "stampede", "rate"):  # fmt: skip
+        assert name in PARAM_NAMES
+
+
+def test_cli_errors_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALCACHE_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    code = main(["run", "--workload", "mixed", "--duration", "soon", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "duration_s" in err and "'90s'" in err
+    code = main(["run", "--strategy", "magic", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "strategy" in err and "explicit" in err
