@@ -1,0 +1,293 @@
+"""Cached domain repositories: the seed plan's wrappers, with a pluggable invalidation strategy.
+
+Examples
+--------
+>>> repo = CachedRepository(engine, cache, "tags", clock=clock)       # doctest: +SKIP
+>>> repo.read("user_profile", 42).outcome                               # doctest: +SKIP
+'miss'
+>>> repo.write("user_profile", 42, "profile").kind                     # doctest: +SKIP
+'user_updated'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, text
+
+from evalcache.cache.loading import DatabaseCache
+from evalcache.clock import Clock
+from evalcache.domain import writes as w
+from evalcache.domain.pools import load_expert_specializations
+from evalcache.domain.readspecs import (
+    FAMILIES,
+    TTLSettings,
+    as_id,
+    build_spec,
+    run_many,
+    run_query,
+    spec_from_key,
+)
+from evalcache.errors import ConfigError, UnknownNameError
+from evalcache.events import WriteEvent
+from evalcache.strategies.base import BaseStrategy, ReadSpec
+from evalcache.strategies.registry import get_strategy
+
+__all__ = [
+    "FAMILIES",
+    "WRITE_OPS",
+    "CachedRepository",
+    "InvalidTransition",
+    "ReadOutcome",
+    "TTLSettings",
+]
+
+WRITE_OPS: tuple[str, ...] = (
+    "user_profile",
+    "availability",
+    "create_appointment",
+    "appointment_status",
+    "complete_payment",
+    "add_review",
+)
+#: appointment status -> statuses it may move to (anything else is an InvalidTransition)
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "scheduled": ("confirmed", "cancelled", "completed", "no_show"),
+    "confirmed": ("cancelled", "completed", "no_show"),
+}
+SLOT_HOURS: tuple[int, ...] = (9, 11, 14, 16)
+SLOT_DAYS = 5
+APPOINTMENT_MINUTES = 60
+
+
+class InvalidTransition(w.InvalidStateError):
+    """A write the row's current state does not allow (the runner counts it as a no-op)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOutcome:
+    """One read's answer and how it was served (negative hits count as ``"hit"``)."""
+
+    value: Any
+    outcome: Literal["hit", "miss", "uncached"]
+    negative: bool
+    family: str
+
+
+class CachedRepository:
+    """The seed plan's cached reads and writes over one engine, cache and strategy.
+
+    Parameters
+    ----------
+    engine: the application's database engine (reads and writes).
+    cache: a :class:`DatabaseCache`, or ``None`` for the cache-off baseline (every read goes
+        to the database; writes still return events; nothing is invalidated).
+    strategy: a registered name (:func:`evalcache.strategies.strategy_names`) or an unbound
+        strategy instance.
+    ttls: entry TTLs per family.
+    clock: the run's clock; queries and writes use ``now`` from it.
+    expert_specs: expert id -> specialization names (static); loaded when ``None``.
+    strategy_options: keyword options for a strategy given by name.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        cache: DatabaseCache | None,
+        strategy: BaseStrategy | str = "explicit",
+        *,
+        ttls: TTLSettings | None = None,
+        clock: Clock,
+        expert_specs: Mapping[int, tuple[str, ...]] | None = None,
+        strategy_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        ttls = TTLSettings() if ttls is None else ttls
+        if not isinstance(ttls, TTLSettings):
+            raise ConfigError("ttls", f"{type(ttls).__name__}; accepted: TTLSettings")
+        if isinstance(strategy, str):
+            strategy = get_strategy(strategy, **dict(strategy_options or {}))
+        elif strategy_options:
+            raise ConfigError("strategy_options", "only accepted with a strategy name")
+        if not isinstance(strategy, BaseStrategy):
+            raise ConfigError("strategy", f"{strategy!r}; accepted: a name or a BaseStrategy")
+        self.engine = engine
+        self.cache: DatabaseCache = cache  # type: ignore[assignment]  # None: checked per call
+        self._cached = cache is not None
+        self.ttls = ttls
+        self.negative_ttl = ttls.negative
+        self.clock = clock
+        with engine.connect() as conn:
+            if expert_specs is None:
+                expert_specs = load_expert_specializations(conn)
+            admin = conn.execute(text("SELECT min(id) FROM users WHERE role = 'admin'")).scalar()
+        self._specs = {int(k): tuple(v) for k, v in expert_specs.items()}
+        self.admin_id = int(admin or 0)
+        self.strategy: BaseStrategy = strategy
+        if self._cached:
+            strategy.bind(self)
+
+    # -- Host (what strategies use) --------------------------------------------------------
+    @property
+    def now(self) -> datetime:
+        """The clock's time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.clock.now(), UTC)
+
+    def specs_of(self, expert_id: int) -> tuple[str, ...]:
+        return self._specs.get(int(expert_id), ())
+
+    def load(self, spec: ReadSpec) -> Any:
+        with self.engine.connect() as conn:
+            return run_query(conn, spec, self.now)
+
+    def load_many(self, specs: Sequence[ReadSpec]) -> list[Any]:
+        with self.engine.connect() as conn:
+            return run_many(conn, specs, self.now)
+
+    def spec_from_key(self, key: str) -> ReadSpec | None:
+        return spec_from_key(key, self.cache.keys.prefix, self.ttls, self.now, self.admin_id)
+
+    def spec(self, family: str, *args: Any) -> ReadSpec:
+        """The read spec (key parts, TTL, groups) of ``family`` with ``args``."""
+        return build_spec(family, args, self.ttls, self.now, self.admin_id)
+
+    # -- reads -----------------------------------------------------------------------------
+    def read(self, family: str, *args: Any) -> ReadOutcome:
+        """Read ``family`` with the workload's ``args`` through the cache (module docstring of
+        :mod:`evalcache.domain.readspecs` lists the families, keys and TTLs)."""
+        if family == "user_profiles_batch":
+            values, outcome = self._read_batch(args)
+            return ReadOutcome(values, outcome, False, family)
+        spec = self.spec(family, *args)
+        if not self._cached:
+            return ReadOutcome(self.load(spec), "uncached", False, family)
+        key = self.strategy.keys([spec])[0]
+        value, loaded = self.strategy.fetch(spec, key, lambda: self.load(spec))
+        return ReadOutcome(value, "miss" if loaded else "hit", value is None and not loaded,
+                           family)  # fmt: skip
+
+    def get_user_profiles(self, user_ids: Sequence[int]) -> list[Any]:
+        """Profiles of ``user_ids`` (``None`` for unknown ids); misses in ONE query."""
+        return list(self.read("user_profiles_batch", *user_ids).value)
+
+    def _read_batch(
+        self, args: tuple[Any, ...]
+    ) -> tuple[list[Any], Literal["hit", "miss", "uncached"]]:
+        ids = [as_id("user_id", a) for a in args]
+        if not ids:
+            return [], "hit" if self._cached else "uncached"
+        unique = list(dict.fromkeys(ids))
+        specs = [self.spec("user_profiles_batch", u) for u in unique]
+        if not self._cached:
+            vals = self.load_many(specs)
+            by_id = dict(zip(unique, vals, strict=True))
+            return [by_id[u] for u in ids], "uncached"
+        keys = self.strategy.keys(specs)
+        got = self.strategy.fetch_many(specs, keys)
+        by_id = {u: v for u, (v, _) in zip(unique, got, strict=True)}
+        hit = not any(loaded for _, loaded in got)
+        return [by_id[u] for u in ids], "hit" if hit else "miss"
+
+    def fresh(self, conn: Connection, family: str, *args: Any) -> Any:
+        """The uncached answer for the same args at the same clock time, on ``conn``."""
+        if family == "user_profiles_batch":
+            ids = [as_id("user_id", a) for a in args]
+            specs = [self.spec(family, u) for u in ids]
+            return run_many(conn, specs, self.now) if specs else []
+        return run_query(conn, self.spec(family, *args), self.now)
+
+    # -- writes ----------------------------------------------------------------------------
+    def write(self, op: str, *args: Any) -> WriteEvent:
+        """Run write ``op`` (``WRITE_OPS``) with the workload's args, commit, invalidate.
+
+        Raises :class:`InvalidTransition` (nothing written) when the row's state forbids it.
+        """
+        event = self._write(op, args)
+        if self._cached:
+            self.strategy.on_write(event)
+        return event
+
+    def _write(self, op: str, args: tuple[Any, ...]) -> WriteEvent:
+        now = self.now
+        if op not in WRITE_OPS:
+            raise UnknownNameError("write operation", op, WRITE_OPS)
+        need = {"user_profile": 2, "availability": 1, "create_appointment": 2,
+                "appointment_status": 2, "complete_payment": 1, "add_review": 2}[op]  # fmt: skip
+        if len(args) != need:
+            raise ConfigError(op, f"takes {need} arguments, got {len(args)}: {args!r}")
+        if op == "user_profile":
+            return w.update_user_profile(self.engine, as_id("user_id", args[0]), args[1], None, now)
+        if op == "availability":
+            e = as_id("expert_id", args[0])
+            return w.update_expert_availability(self.engine, e, self._slots(e, now), now)
+        if op == "create_appointment":
+            u, e = as_id("user_id", args[0]), as_id("expert_id", args[1])
+            at = self._next_slot(u, e, now)
+            return w.create_appointment(self.engine, u, e, at, APPOINTMENT_MINUTES, now)
+        if op == "appointment_status":
+            a, status = as_id("appointment_id", args[0]), args[1]
+            self._check_transition(a, status)
+            return w.change_appointment_status(self.engine, a, status, now)
+        if op == "complete_payment":
+            try:
+                return w.complete_payment(self.engine, as_id("payment_id", args[0]), now)
+            except w.InvalidStateError as exc:
+                raise InvalidTransition(str(exc)) from exc
+        u, e = as_id("user_id", args[0]), as_id("expert_id", args[1])
+        rating = 1 + (u * 7 + e * 3) % 5
+        return w.add_review(self.engine, e, u, rating, f"review {u}->{e}", now)
+
+    @staticmethod
+    def _slots(expert_id: int, now: datetime) -> list[tuple[datetime, datetime]]:
+        """Deterministic new availability: SLOT_DAYS days from tomorrow, hours by expert."""
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        shift = expert_id % 3
+        return [
+            (day + timedelta(days=d, hours=h + shift), day + timedelta(days=d, hours=h + shift + 1))
+            for d in range(SLOT_DAYS)
+            for h in SLOT_HOURS
+        ]
+
+    def _next_slot(self, user_id: int, expert_id: int, now: datetime) -> datetime:
+        with self.engine.connect() as conn:
+            at = conn.execute(
+                text(
+                    "SELECT min(starts_at) FROM availability_slots "
+                    "WHERE expert_id = :e AND starts_at >= :now AND NOT is_booked"
+                ),
+                {"e": expert_id, "now": now},
+            ).scalar()
+        if at is not None:
+            return at.astimezone(UTC)  # type: ignore[no-any-return]
+        base = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+        return base + timedelta(hours=user_id % 8)
+
+    def _check_transition(self, appointment_id: int, status: Any) -> None:
+        with self.engine.connect() as conn:
+            current = conn.execute(
+                text("SELECT status FROM appointments WHERE id = :a"), {"a": appointment_id}
+            ).scalar()
+        if current is None:
+            raise w.NotFoundError("appointment", appointment_id)
+        if status not in TRANSITIONS.get(str(current), ()):
+            raise InvalidTransition(
+                f"appointment {appointment_id} is {current!r}; it may become "
+                f"{', '.join(TRANSITIONS.get(str(current), ())) or 'nothing'}, not {status!r}"
+            )
+
+    # -- time and lifecycle ----------------------------------------------------------------
+    def tick(self) -> None:
+        """Let the strategy do time-driven work at clock time (the seed plan's flush)."""
+        if self._cached:
+            self.strategy.tick(self.clock.now())
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Wait until asynchronous invalidation (notify) caught up with every commit."""
+        return self.strategy.drain(timeout) if self._cached else True
+
+    def close(self) -> None:
+        """Stop the strategy (listener threads, triggers); the cache is the caller's."""
+        if self._cached:
+            self.strategy.close()

@@ -1,0 +1,150 @@
+"""``ttl`` (no invalidation) and ``seed`` (the seed plan's invalidation code, exactly as written).
+
+The seed plan (``database-cache-integration-plan.md``) invalidates with these calls; each is
+reproduced with its own key strings, including those that match nothing in the plan's own key
+layout (kept on purpose: the workbench must show what the plan delivers):
+
+- ``UserProfileCache.updateUserProfile``: ``invalidate(user_profile:U)`` then
+  ``invalidateRelatedCaches(U)``: ``invalidate(user_appointments:U)`` (no status suffix: the
+  real keys are ``user_appointments:U:<status|all>``, so it matches nothing),
+  ``invalidate(user_payments:U)`` (no such family), ``invalidatePattern(dashboard:*:U)`` (U is
+  a users id: matches ``dashboard:user:U``, and an expert dashboard only if some *expert* id
+  happens to equal U).
+- ``DatabaseCacheInvalidation.invalidateOnUserUpdate(U, type)``: profile ->
+  ``user_profile:U``, ``dashboard:user:U``; preferences -> ``user_profile:U``,
+  ``user_preferences:U``; verification -> ``user_profile:U``, ``dashboard:admin:*``,
+  ``pending_verifications:*``.
+- ``ExpertProfileCache.invalidateAvailabilityCaches(E)``: ``expert_profile:E:full``,
+  ``expert_availability:E:*``, ``available_experts:*``.
+- ``AppointmentCache.invalidateAppointmentCaches(U, E)`` (on create): ``user_appointments:U:*``,
+  ``expert_appointments:E:*``, ``dashboard:appointments:*`` (matches nothing),
+  ``expert_profile:E:full``.
+- ``invalidateOnAppointmentChange(A, 'status_change')``: ``user_appointments:U:*``,
+  ``expert_appointments:E:*``, ``dashboard:user:U``, ``dashboard:expert:E``,
+  ``dashboard:admin:*``.
+- ``invalidateOnPaymentComplete(P)``: ``user_payments:U:*``, ``expert_earnings:E:*``,
+  ``dashboard:admin:*``, ``revenue_metrics:*``.
+- reviews: nothing. ``schedulePeriodicInvalidation``: every 30 minutes (clock time, driven by
+  :meth:`tick`) ``dashboard:*``, ``*:expired:*`` and ``cleanupStaleEntries(24 h)``.
+
+Fills are the plan's GET-then-SET (not race-free).
+"""
+
+from __future__ import annotations
+
+from evalcache.cache.keys import ANY, escape_pattern
+from evalcache.events import WriteEvent
+from evalcache.strategies.base import BaseStrategy
+
+FLUSH_EVERY = 30 * 60.0
+STALE_THRESHOLD = 24 * 60 * 60.0
+
+
+class TTLStrategy(BaseStrategy):
+    """No invalidation at all: entries are stale until they expire."""
+
+    name = "ttl"
+    race_free = False  # nothing is invalidated, so there is no invalidation to race with
+
+
+class SeedStrategy(BaseStrategy):
+    """The seed plan's invalidation calls, key strings and all (see the module docstring).
+
+    Parameters
+    ----------
+    flush_every:
+        Clock seconds between periodic flushes (plan: 30 minutes).
+    """
+
+    name = "seed"
+    race_free = False
+    plain_fills = True
+
+    def __init__(self, flush_every: float = FLUSH_EVERY) -> None:
+        super().__init__()
+        self.flush_every = float(flush_every)
+        self._last_flush: float | None = None
+        self.flushes = 0
+
+    # DatabaseCache.invalidate / invalidatePattern with the plan's strings
+    def _key(self, family: str, *parts: str | int) -> int:
+        return self.cache.invalidate(self.cache.key(family, *parts))
+
+    def _pattern(self, family: str, *parts: object, tail: bool = False) -> int:
+        return self.cache.invalidate_pattern(
+            self.cache.pattern(family, *parts, tail=tail)  # type: ignore[arg-type]
+        )
+
+    def _update_user_profile(self, u: int) -> int:
+        n = self._key("user_profile", u)
+        # invalidateRelatedCaches
+        n += self._key("user_appointments", u)
+        n += self._key("user_payments", u)
+        n += self._pattern("dashboard", ANY, u)
+        return n
+
+    def _on_user_update(self, u: int, update_type: str | None) -> int:
+        if update_type == "profile":
+            return self._key("user_profile", u) + self._key("dashboard", "user", u)
+        if update_type == "preferences":
+            return self._key("user_profile", u) + self._key("user_preferences", u)
+        if update_type == "verification":
+            return (
+                self._key("user_profile", u)
+                + self._pattern("dashboard", "admin", tail=True)
+                + self._pattern("pending_verifications", tail=True)
+            )
+        return 0  # invalidationMap[updateType] || []
+
+    def invalidate(self, event: WriteEvent) -> int:
+        u, e = event.user_id, event.expert_id
+        if event.kind == "user_updated" and u is not None:
+            return self._update_user_profile(u) + self._on_user_update(u, event.detail)
+        if event.kind == "availability_updated" and e is not None:
+            return (
+                self._key("expert_profile", e, "full")
+                + self._pattern("expert_availability", e, tail=True)
+                + self._pattern("available_experts", tail=True)
+            )
+        if event.kind == "appointment_created" and u is not None and e is not None:
+            return (
+                self._pattern("user_appointments", u, tail=True)
+                + self._pattern("expert_appointments", e, tail=True)
+                + self._pattern("dashboard", "appointments", tail=True)
+                + self._key("expert_profile", e, "full")
+            )
+        if event.kind == "appointment_status_changed" and u is not None and e is not None:
+            return (
+                self._pattern("user_appointments", u, tail=True)
+                + self._pattern("expert_appointments", e, tail=True)
+                + self._key("dashboard", "user", u)
+                + self._key("dashboard", "expert", e)
+                + self._pattern("dashboard", "admin", tail=True)
+            )
+        if event.kind == "payment_completed" and u is not None and e is not None:
+            return (
+                self._pattern("user_payments", u, tail=True)
+                + self._pattern("expert_earnings", e, tail=True)
+                + self._pattern("dashboard", "admin", tail=True)
+                + self._pattern("revenue_metrics", tail=True)
+            )
+        return 0  # review_added: the plan has no invalidation for reviews
+
+    def tick(self, now: float) -> None:
+        """The plan's ``setInterval`` flush, on clock time: due every ``flush_every``."""
+        if self._last_flush is None:
+            self._last_flush = now  # the interval starts when the service starts
+            return
+        if now - self._last_flush < self.flush_every:
+            return
+        self._last_flush = now
+        self.flushes += 1
+        cache = self.cache
+        cache.invalidate_pattern(cache.pattern("dashboard", tail=True))
+        cache.invalidate_pattern(escape_pattern(cache.keys.prefix) + "*:expired:*")
+        cache.cleanup_stale_entries(STALE_THRESHOLD)
+
+    def stats(self) -> dict[str, object]:  # type: ignore[override]
+        out = super().stats()
+        out["periodic_flushes"] = self.flushes
+        return out
