@@ -53,7 +53,8 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData()
+    # Named foreign keys, so the seeder can drop and re-add them around its COPY.
+    metadata = MetaData(naming_convention={"fk": "fk_%(table_name)s_%(column_0_name)s"})
 
 
 def _ts() -> Mapped[datetime]:
