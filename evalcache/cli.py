@@ -18,6 +18,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "evalcache.sweep",
     "evalcache.report",
     "evalcache.cache.bench",
+    "evalcache.strategies.bench",
     "evalcache.runner.cli",
 )
 
