@@ -12,7 +12,9 @@ from evalcache.workload import get_workload
 
 # A server that cannot answer: if validation let anything through, the run would fail on it
 # with a ServiceError instead of the ConfigError the tests expect.
-UNREACHABLE = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", redis_url="redis://127.0.0.1:1/0")
+UNREACHABLE = Settings(
+    database_url="postgresql://nobody@127.0.0.1:1/none", redis_url="redis://127.0.0.1:1/0"
+)
 
 
 @pytest.mark.parametrize(
