@@ -8,6 +8,7 @@ from sqlalchemy import Engine, text
 
 from evalcache.domain.repositories import CachedRepository, InvalidTransition
 from evalcache.events import WriteEvent
+
 from .conftest import Hot
 
 Read = tuple[str, tuple[Any, ...]]
