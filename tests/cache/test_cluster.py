@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -21,10 +23,12 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[RedisCluster]:
-    ports = [free_port() for _ in range(3)]
+    ports = _cluster_ports(3)
     procs = []
+    dirs = []
     for p in ports:
         d = tempfile.mkdtemp(prefix="evalcache-cluster-")
+        dirs.append(d)
         procs.append(
             subprocess.Popen(
                 [
@@ -71,9 +75,13 @@ def cluster() -> Iterator[RedisCluster]:
             timeout=30,
         )
         for _ in range(200):
-            if redis.Redis(port=ports[0]).cluster("info").get("cluster_state") == "ok":
+            if all(
+                redis.Redis(port=p).cluster("info").get("cluster_state") == "ok" for p in ports
+            ):
                 break
             time.sleep(0.05)
+        else:
+            pytest.fail(f"test cluster on ports {ports} never reached cluster_state ok")
         client = RedisCluster(host="127.0.0.1", port=ports[0])
         yield client
         client.close()
@@ -81,6 +89,27 @@ def cluster() -> Iterator[RedisCluster]:
         for proc in procs:
             proc.terminate()
             proc.wait(5)
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _cluster_ports(n: int) -> list[int]:
+    """Free ports whose cluster bus port (port + 10000) is free too."""
+    ports: list[int] = []
+    while len(ports) < n:
+        p = free_port()
+        if p + 10000 < 65536 and p not in ports and _bus_free(p + 10000):
+            ports.append(p)
+    return ports
+
+
+def _bus_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def test_cluster_reads_writes_tags_patterns(cluster: RedisCluster) -> None:
