@@ -160,7 +160,7 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     b = get_bench_subparsers(subparsers).add_parser(
         "replay", help="virtual-mode replay speed (requests/s, mostly hits)"
     )
-    b.add_argument("--workload", default="profile")
+    b.add_argument("--workload", default="ycsb_c", help="read-only user profiles: mostly hits")
     b.add_argument("--strategy", default="explicit")
     b.add_argument("--ttl-scale", type=float, default=100.0, help="long TTLs: mostly hits")
     b.add_argument("--duration", default="10m", help="simulated duration")
