@@ -75,9 +75,7 @@ def cluster() -> Iterator[RedisCluster]:
             timeout=30,
         )
         for _ in range(200):
-            if all(
-                redis.Redis(port=p).cluster("info").get("cluster_state") == "ok" for p in ports
-            ):
+            if all(redis.Redis(port=p).cluster("info").get("cluster_state") == "ok" for p in ports):
                 break
             time.sleep(0.05)
         else:
