@@ -164,12 +164,6 @@ def db_load_over_time(ts: pd.DataFrame, summary: Mapping[str, Any] | None = None
         ax.plot(t, ts["db_statements"], label="with cache", marker=".")
         if "db_statements_baseline" in ts.columns:
             ax.plot(t, ts["db_statements_baseline"], label="without cache", linestyle="--")
-        elif summary and summary.get("db_statements_baseline") and summary.get("db_statements"):
-            # No per-window baseline: spread the cache-off total like the cached run's load.
-            ratio = summary["db_statements_baseline"] / max(1, ts["db_statements"].sum())
-            base = ts["requests"] if "requests" in ts.columns else ts["db_statements"] * ratio
-            base = base * summary["db_statements_baseline"] / max(1, base.sum())
-            ax.plot(t, base, label="without cache (baseline run)", linestyle="--")
         ax.legend(loc="upper right")
         ax.set_ylim(bottom=0)
     else:

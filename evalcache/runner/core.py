@@ -36,6 +36,7 @@ from evalcache.metrics import ServerStatsProbe, StatementCounter, redis_snapshot
 from evalcache.model import predicted_hit_rate
 from evalcache.results import RunResult, run_folder_name
 from evalcache.runner import live, virtual
+from evalcache.runner.baseline import Baseline, measured_baseline, with_baseline_windows
 from evalcache.runner.database import database_copy, prepare_template, seed_time
 from evalcache.runner.oracle import StalenessOracle
 from evalcache.runner.params import (
@@ -275,13 +276,21 @@ def run(
     run_id = hashlib.sha256(f"{norm}{started_at}{uuid.uuid4()}".encode()).hexdigest()[:12]
     with services_session(settings) as svc:
         template = prepare_template(svc.database_url, rp.scale, progress=progress)
-        baseline: Measured | None = None
+        baseline: Baseline | None = None
         if rp.cache and rp.baseline:
-            baseline = execute(rp, template, svc.redis_url, cache_on=False, progress=progress)
+            baseline = measured_baseline(
+                rp,
+                template,
+                svc.redis_url,
+                lambda: execute(rp, template, svc.redis_url, cache_on=False, progress=progress),
+            )
         main = execute(rp, template, svc.redis_url, cache_on=rp.cache, progress=progress)
     summary = build_summary(main, baseline, norm, run_id=run_id, started_at=started_at)
     ex = main.executor
-    result = RunResult(summary, ex.timeseries.to_frame(), ex.latency.to_frame())
+    ts = ex.timeseries.to_frame()
+    if baseline is not None:
+        ts = with_baseline_windows(ts, baseline)
+    result = RunResult(summary, ts, ex.latency.to_frame())
     if out is not None:
         result.save(Path(out) / run_folder_name(norm))
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from evalcache.runner.params import RunParams
 from evalcache.runner.serve import Executor
 from evalcache.workload import WorkloadSpec
 from evalcache.workload.spec import FAMILIES
+
+if TYPE_CHECKING:  # baseline imports this module
+    from evalcache.runner.baseline import Baseline
 
 
 @dataclass
@@ -86,7 +89,7 @@ def _notify_lags(m: Measured) -> tuple[float | None, float | None]:
 
 def build_summary(
     m: Measured,
-    baseline: Measured | None,
+    baseline: Baseline | None,
     params: dict[str, Any],
     *,
     run_id: str,
@@ -124,8 +127,9 @@ def build_summary(
         latency=ex.latency.summary(),
     )
     if baseline is not None:
-        base = baseline.db.statements
+        base = baseline.statements
         s["db_statements_baseline"] = base
+        s["baseline_reused"] = baseline.reused
         s["db_reduction"] = 1.0 - db.statements / base if base else None
     # Cache and strategy counters (deltas over the counted window).
     s["expirations"] = m.cache_delta("expirations")

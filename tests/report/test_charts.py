@@ -60,13 +60,26 @@ def test_latency_cdf_falls_back_to_percentiles_without_histograms() -> None:
     assert list(line.get_ydata()) == pytest.approx([50, 95, 99, 99.9, 100])
 
 
-def test_db_load_shows_cached_and_baseline_series() -> None:
+def test_db_load_shows_cached_and_measured_baseline_series() -> None:
+    ts = pd.DataFrame(
+        {
+            "t_s": [0.0, 60.0],
+            "requests": [100, 300],
+            "db_statements": [40, 20],
+            "db_statements_baseline": [90, 310],
+        }
+    )
+    ax = charts.db_load_over_time(ts, {"db_statements": 60, "db_statements_baseline": 400}).axes[0]
+    assert [ln.get_label() for ln in ax.lines] == ["with cache", "without cache"]
+    assert list(ax.lines[0].get_ydata()) == [40, 20]
+    assert list(ax.lines[1].get_ydata()) == [90, 310]
+    assert ax.get_ylabel() == "SQL statements per window"
+
+
+def test_db_load_draws_no_baseline_it_did_not_measure() -> None:
     ts = pd.DataFrame({"t_s": [0.0, 60.0], "requests": [100, 300], "db_statements": [40, 20]})
     ax = charts.db_load_over_time(ts, {"db_statements": 60, "db_statements_baseline": 400}).axes[0]
-    assert [ln.get_label() for ln in ax.lines] == ["with cache", "without cache (baseline run)"]
-    assert list(ax.lines[0].get_ydata()) == [40, 20]
-    assert list(ax.lines[1].get_ydata()) == [100.0, 300.0]  # the baseline total, by request share
-    assert ax.get_ylabel() == "SQL statements per window"
+    assert [ln.get_label() for ln in ax.lines] == ["with cache"]
 
 
 def test_staleness_by_family_bars_are_percentages() -> None:

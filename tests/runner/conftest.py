@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+import redis
 from sqlalchemy.engine import make_url
 
 from evalcache.domain.seeding import seed_database
+from evalcache.runner.baseline import MEMO_PREFIX
 from evalcache.runner.database import AS_OF, SEED
 from evalcache.settings import Settings
 
@@ -34,6 +36,12 @@ def runner_settings(pg_server_url: str, redis_url: str) -> Iterator[Settings]:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
     seed_database(url, scale=SCALE, seed=SEED, as_of=AS_OF, progress=False)
+    client = redis.Redis.from_url(redis_url)
+    memos_before = set(client.scan_iter(match=MEMO_PREFIX + "*"))
     yield Settings(database_url=url, redis_url=redis_url)
+    # baselines memoised for this session's template are useless to anyone else
+    for key in set(client.scan_iter(match=MEMO_PREFIX + "*")) - memos_before:
+        client.unlink(key)
+    client.close()
     with psycopg.connect(_admin(pg_server_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

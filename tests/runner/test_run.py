@@ -89,6 +89,21 @@ def test_same_seed_same_run_and_baseline_gives_reduction(
     assert set(loaded.latency["outcome"]) >= {"hit", "miss", "write"}
     runs = load_runs(tmp_path)
     assert len(runs) == 1 and runs["param_workload"].iloc[0] == "mixed"
+    # the per-window baseline column is the measured cache-off run, window by window
+    assert loaded.timeseries["db_statements_baseline"].sum() == a["db_statements_baseline"]
+    assert a["baseline_reused"] is False
+
+    # Another strategy and TTL over the same stream reuses that baseline, and it equals what a
+    # cache-off run of the stream measures now.
+    other_cell = run(
+        {**params, "strategy": "explicit", "ttl_scale": 0.5},
+        settings=runner_settings,
+        progress=False,
+    ).summary
+    assert other_cell["baseline_reused"] is True
+    assert other_cell["db_statements_baseline"] == a["db_statements_baseline"]
+    off = run({**params, "cache": False}, settings=runner_settings, progress=False).summary
+    assert off["db_statements"] == a["db_statements_baseline"]
 
 
 def test_cache_off_run(runner_settings: Settings) -> None:
