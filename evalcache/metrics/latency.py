@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
@@ -82,8 +83,25 @@ def histogram_stats(hist: HdrHistogram) -> dict[str, Any]:
     for key, p in PERCENTILES:
         stats[f"{key}_ms"] = values[p] / _NS_PER_MS
     stats["max_ms"] = hist.get_max_value() / _NS_PER_MS
-    stats["mean_ms"] = hist.get_mean_value() / _NS_PER_MS
+    stats["mean_ms"] = mean_ns(hist) / _NS_PER_MS
     return stats
+
+
+def mean_ns(hist: HdrHistogram) -> float:
+    """``hist.get_mean_value()``, computed over the non-empty buckets only.
+
+    hdrh's own mean walks every bucket of the 1 µs .. 1 h range in Python (~0.15 s per
+    histogram); the recorded buckets are a few hundred at most.
+    """
+    n = int(hist.get_total_count())
+    if n == 0:
+        return 0.0
+    counts = np.ctypeslib.as_array(hist.counts)
+    total = 0
+    for index in np.flatnonzero(counts).tolist():
+        value = hist.get_value_from_index(index)
+        total += int(counts[index]) * hist._hdr_median_equiv_value(value)
+    return float(total) / n
 
 
 class LatencyRecorder:
