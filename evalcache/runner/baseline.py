@@ -14,12 +14,14 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from evalcache.metrics import LatencyRecorder
 from evalcache.runner.params import RunParams
 from evalcache.runner.summary import Measured
 
@@ -39,7 +41,7 @@ CACHE_ONLY_PARAMS = frozenset(
 )
 MEMO_PREFIX = "evalcache-baseline:"
 MEMO_TTL_S = 7 * 24 * 3600
-MEMO_VERSION = 1
+MEMO_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,22 @@ class Baseline:
 
     statements: int
     windows: pd.DataFrame  # window_start_s, family, db_statements
+    latency: pd.DataFrame  # rows of latency.parquet for outcome "uncached" (reads, cache off)
     reused: bool = False
 
     @classmethod
     def from_measured(cls, m: Measured) -> Baseline:
         ts = m.executor.timeseries.to_frame()
-        return cls(int(m.db.statements), ts[["window_start_s", "family", "db_statements"]])
+        lat = m.executor.latency.to_frame()
+        return cls(
+            int(m.db.statements),
+            ts[["window_start_s", "family", "db_statements"]],
+            lat[lat["outcome"] == "uncached"].reset_index(drop=True),
+        )
+
+    def uncached_latency(self) -> dict[str, Any]:
+        """The ``latency["uncached"]`` summary entry, from the baseline's histograms."""
+        return LatencyRecorder.from_frame(self.latency).summary()["uncached"]
 
     def to_json(self) -> str:
         return json.dumps(
@@ -61,6 +73,7 @@ class Baseline:
                 "v": MEMO_VERSION,
                 "statements": self.statements,
                 "windows": self.windows.to_dict(orient="list"),
+                "latency": self.latency.to_dict(orient="list"),
             }
         )
 
@@ -70,7 +83,12 @@ class Baseline:
             data = json.loads(raw)
             if data.get("v") != MEMO_VERSION:
                 return None
-            return cls(int(data["statements"]), pd.DataFrame(data["windows"]), reused=True)
+            return cls(
+                int(data["statements"]),
+                pd.DataFrame(data["windows"]),
+                pd.DataFrame(data["latency"]),
+                reused=True,
+            )
         except (ValueError, KeyError, TypeError):
             return None
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import redis
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
@@ -287,10 +288,11 @@ def run(
         main = execute(rp, template, svc.redis_url, cache_on=rp.cache, progress=progress)
     summary = build_summary(main, baseline, norm, run_id=run_id, started_at=started_at)
     ex = main.executor
-    ts = ex.timeseries.to_frame()
+    ts, latency = ex.timeseries.to_frame(), ex.latency.to_frame()
     if baseline is not None:
         ts = with_baseline_windows(ts, baseline)
-    result = RunResult(summary, ts, ex.latency.to_frame())
+        latency = pd.concat([latency, baseline.latency], ignore_index=True)
+    result = RunResult(summary, ts, latency)
     if out is not None:
         result.save(Path(out) / run_folder_name(norm))
     return result

@@ -130,6 +130,7 @@ def build_summary(
         base = baseline.statements
         s["db_statements_baseline"] = base
         s["baseline_reused"] = baseline.reused
+        s["latency"]["uncached"] = baseline.uncached_latency()
         s["db_reduction"] = 1.0 - db.statements / base if base else None
     # Cache and strategy counters (deltas over the counted window).
     s["expirations"] = m.cache_delta("expirations")

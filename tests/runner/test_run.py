@@ -92,6 +92,9 @@ def test_same_seed_same_run_and_baseline_gives_reduction(
     # the per-window baseline column is the measured cache-off run, window by window
     assert loaded.timeseries["db_statements_baseline"].sum() == a["db_statements_baseline"]
     assert a["baseline_reused"] is False
+    # the cache-off run's read latencies are kept as outcome "uncached"
+    uncached = loaded.latency[loaded.latency["outcome"] == "uncached"]
+    assert uncached["count"].sum() == a["latency"]["uncached"]["count"] == a["reads"]
 
     # Another strategy and TTL over the same stream reuses that baseline, and it equals what a
     # cache-off run of the stream measures now.
