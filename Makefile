@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EC     := $(BIN)/evalcache
 
-SCALE  ?= 1
+SCALE  ?= 0.1
 SEED   ?= 42
 SWEEP  ?= sweeps/default.yaml
 RUNS   ?= runs
@@ -20,6 +20,7 @@ help:
 	@echo "make test    - environment, lint (ruff, mypy) and the whole test suite"
 	@echo "make lab     - JupyterLab on notebooks/ with the project's environment"
 
+# SCALE matches the default sweep's data set (runs copy a template seeded at their scale).
 # The environment is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

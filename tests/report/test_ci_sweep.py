@@ -1,0 +1,119 @@
+"""The real ``ci`` sweep end to end: papermill runs of the experiment notebook on real servers,
+the aggregate notebooks, the HTML site, and the site in headless Chromium.
+
+This is what ``make test`` runs of the notebooks (``sweeps/ci.yaml``); it uses a database of its
+own (the runner seeds it as a template at the sweep's scale) and the test Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import psycopg
+import pytest
+import redis
+from sqlalchemy.engine import make_url
+
+from evalcache.cli import main
+from evalcache.runner.baseline import MEMO_PREFIX
+from evalcache.sweep import load_sweep, run_sweep
+
+from .test_site import PNG, ROOT, _browse, _parse, _png_ok
+
+pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+
+#: Charts every experiment page shows: hit rate, latency CDF, DB load, staleness per family.
+CHARTS_PER_RUN = 4
+
+
+def _admin(url: str) -> str:
+    u = make_url(url).set(drivername="postgresql", database="postgres")
+    return u.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def ci_site(
+    pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, Path]]:
+    name = f"evalcache_ci_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    db_url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(_admin(pg_server_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    client = redis.Redis.from_url(redis_url)
+    memos = set(client.scan_iter(match=MEMO_PREFIX + "*"))
+    saved = {k: os.environ.get(k) for k in ("EVALCACHE_DATABASE_URL", "EVALCACHE_REDIS_URL")}
+    # the notebook kernels resolve their servers from the environment, like under `make report`
+    os.environ["EVALCACHE_DATABASE_URL"] = db_url
+    os.environ["EVALCACHE_REDIS_URL"] = redis_url
+    tmp = tmp_path_factory.mktemp("ci")
+    try:
+        spec = load_sweep(ROOT / "sweeps" / "ci.yaml", root=ROOT)
+        report = run_sweep(spec, tmp / "sweep", progress=False)
+        assert report.ok, report.table()
+        assert main(["report", "--sweep", str(tmp / "sweep"), "--out", str(tmp / "reports")]) == 0
+        yield tmp / "sweep", tmp / "reports"
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        for key in set(client.scan_iter(match=MEMO_PREFIX + "*")) - memos:
+            client.unlink(key)
+        client.close()
+        with psycopg.connect(_admin(pg_server_url), autocommit=True) as conn:
+            for (db,) in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (name + "%",)
+            ).fetchall():
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def test_every_cell_notebook_ran_without_errors(ci_site: tuple[Path, Path]) -> None:
+    sweep_dir, _ = ci_site
+    cells = json.loads((sweep_dir / "sweep.json").read_text())["cells"]
+    assert len(cells) == len(load_sweep(ROOT / "sweeps" / "ci.yaml", root=ROOT).cells) >= 3
+    for cell in cells:
+        nb = nbformat.read(sweep_dir / cell["name"] / "experiment.ipynb", 4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert outputs and not [o for o in outputs if o.get("output_type") == "error"]
+        summaries = list((sweep_dir / cell["name"]).rglob("summary.json"))
+        assert len(summaries) == 1
+        summary = json.loads(summaries[0].read_text())
+        assert summary["requests"] > 0 and summary["errors"] == 0
+        assert summary["db_reduction"] is not None and summary["hit_rate"] is not None
+
+
+def test_index_links_resolve_and_run_pages_show_every_chart(ci_site: tuple[Path, Path]) -> None:
+    _, out = ci_site
+    links = _parse((out / "index.html").read_text()).hrefs
+    assert links and all((out / href).is_file() for href in links)
+    runs = [h for h in links if h.startswith("runs/")]
+    assert len(runs) == 4
+    for href in runs:
+        imgs = _parse((out / href).read_text()).imgs
+        assert len(imgs) >= CHARTS_PER_RUN and all(_png_ok(s) for s in imgs), href
+
+
+def test_ci_site_renders_in_headless_chromium(ci_site: tuple[Path, Path]) -> None:
+    _, out = ci_site
+    shots = ROOT / "test-output"
+    shots.mkdir(exist_ok=True)
+    shot = shots / "ci-index.png"
+    shot.unlink(missing_ok=True)
+    res = _browse((out / "index.html").as_uri(), f"--screenshot={shot}", "--window-size=1280,1600")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert shot.read_bytes()[:8] == PNG and shot.stat().st_size > 5000
+    dom = _browse((out / "index.html").as_uri(), "--dump-dom")
+    assert "Key figures per run" in dom.stdout and "Seed plan scorecard" in dom.stdout
+    for href in _parse(dom.stdout).hrefs:
+        page = _browse((out / href).as_uri(), "--dump-dom")
+        assert page.returncode == 0 and "</html>" in page.stdout, href
+        imgs = _parse(page.stdout).imgs
+        assert all(_png_ok(src) for src in imgs), href
+        if href != "summary.html":  # the scorecard page is tables only
+            assert imgs, href
