@@ -92,7 +92,7 @@ def test_index_links_resolve_and_run_pages_show_every_chart(ci_site: tuple[Path,
     _, out = ci_site
     links = _parse((out / "index.html").read_text()).hrefs
     assert links and all((out / href).is_file() for href in links)
-    runs = [h for h in links if h.startswith("runs/")]
+    runs = sorted({h for h in links if h.startswith("runs/")})
     assert len(runs) == 4
     for href in runs:
         imgs = _parse((out / href).read_text()).imgs
