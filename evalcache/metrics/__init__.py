@@ -14,7 +14,13 @@ from evalcache.metrics.latency import (
     merge_encoded,
     new_histogram,
 )
-from evalcache.metrics.redisstats import RedisSnapshot, redis_snapshot
+from evalcache.metrics.redisstats import (
+    CommandCount,
+    RedisSnapshot,
+    count_commands,
+    namespace_usage,
+    redis_snapshot,
+)
 from evalcache.metrics.timeseries import TIMESERIES_COLUMNS, TimeSeries, empty_timeseries
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "LATENCY_COLUMNS",
     "OUTCOMES",
     "TIMESERIES_COLUMNS",
+    "CommandCount",
     "Counters",
     "DbCounts",
     "FamilyCounters",
@@ -32,11 +39,13 @@ __all__ = [
     "StatementCounter",
     "TimeSeries",
     "age_percentiles",
+    "count_commands",
     "decode_histogram",
     "empty_timeseries",
     "encode_histogram",
     "histogram_stats",
     "merge_encoded",
+    "namespace_usage",
     "new_histogram",
     "redis_snapshot",
 ]

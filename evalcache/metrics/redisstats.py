@@ -8,6 +8,8 @@ matter, or read the cache's own counters.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,3 +92,71 @@ def redis_snapshot(client: Any) -> RedisSnapshot:
         keyspace_misses=int(info.get("keyspace_misses", 0)),
         commandstats=calls,
     )
+
+
+class CommandCount:
+    """Commands one client sent: pipelines count each command, a script call counts once.
+
+    Unlike ``total_commands_processed`` it excludes every other client of the server, so
+    runs executing side by side in a sweep do not count each other's commands.
+    """
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.value += n
+
+
+def count_commands(client: Any) -> CommandCount:
+    """Make ``client`` (a redis-py ``Redis``) count the commands it sends from now on.
+
+    Wraps the pool's connection class (its public ``send_command`` and ``pack_commands``),
+    and drops connections made before, which would not count.
+    """
+    counter = CommandCount()
+    pool = client.connection_pool
+    base = pool.connection_class
+
+    class CountingConnection(base):  # type: ignore[misc, valid-type]
+        def send_command(self, *args: Any, **kwargs: Any) -> None:
+            counter.add(1)
+            super().send_command(*args, **kwargs)
+
+        def pack_commands(self, commands: Any) -> Any:
+            commands = list(commands)
+            counter.add(len(commands))
+            return super().pack_commands(commands)
+
+    pool.connection_class = CountingConnection
+    pool.disconnect()
+    return counter
+
+
+def namespace_usage(client: Any, patterns: Iterable[str], batch: int = 500) -> tuple[int, int]:
+    """``(keys, bytes)`` of the keys matching ``patterns`` (SCAN, then MEMORY USAGE).
+
+    A run's own footprint, unlike ``used_memory``, which every client's keys change.
+    """
+    keys = bytes_used = 0
+    for pattern in patterns:
+        chunk: list[Any] = []
+        for key in client.scan_iter(match=pattern, count=batch):
+            chunk.append(key)
+            if len(chunk) >= batch:
+                keys, bytes_used = _usage(client, chunk, keys, bytes_used)
+                chunk = []
+        keys, bytes_used = _usage(client, chunk, keys, bytes_used)
+    return keys, bytes_used
+
+
+def _usage(client: Any, chunk: list[Any], keys: int, total: int) -> tuple[int, int]:
+    if not chunk:
+        return keys, total
+    pipe = client.pipeline(transaction=False)
+    for key in chunk:
+        pipe.memory_usage(key, samples=0)
+    sizes = [int(s) for s in pipe.execute() if s is not None]  # a key may expire meanwhile
+    return keys + len(sizes), total + sum(sizes)

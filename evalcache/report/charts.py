@@ -205,33 +205,46 @@ def metric_vs_ttl(
     metric: str,
     ylabel: str,
     *,
-    by: str = "param_workload",
+    by: Sequence[str] = ("param_workload", "param_strategy"),
     model: str | None = None,
     percent: bool = True,
     title: str = "",
 ) -> Figure:
-    """``metric`` against TTL scale, one line per ``by`` group; ``model`` overlaid dashed."""
+    """``metric`` against TTL scale, one line per ``by`` group with two or more TTL scales.
+
+    Runs are never averaged across groups (a mean over strategies would draw a curve no
+    configuration has); repeated runs of one group and TTL (several seeds) are averaged.
+    ``model`` is overlaid dashed in the group's colour.
+    """
     fig, ax = _figure()
     k = 100.0 if percent else 1.0
     data = runs.dropna(subset=[metric]) if metric in runs.columns else runs[:0]
-    if "param_ttl_scale" not in data.columns or data.empty:
-        _empty(ax, metric)
-    else:
-        for name, grp in data.groupby(by if by in data.columns else "param_ttl_scale"):
+    keys = [c for c in by if c in data.columns]
+    drawn = False
+    if "param_ttl_scale" in data.columns and not data.empty:
+        groups = data.groupby(keys) if keys else [((), data)]
+        for name, grp in groups:
             g = grp.groupby("param_ttl_scale")
-            line = ax.plot(
-                g[metric].mean().index, k * g[metric].mean(), marker="o", label=str(name)
-            )[0]
+            if g.ngroups < 2:
+                continue  # one TTL scale: no curve (the strategies page compares those)
+            label = " / ".join(str(n) for n in (name if isinstance(name, tuple) else (name,)))
+            mean = g[metric].mean()
+            line = ax.plot(mean.index, k * mean, marker="o", label=label)[0]
+            drawn = True
             if model and model in grp.columns and grp[model].notna().any():
+                pred = g[model].mean()
                 ax.plot(
-                    g[model].mean().index,
-                    k * g[model].mean(),
+                    pred.index,
+                    k * pred,
                     linestyle="--",
                     color=line.get_color(),
-                    label=f"{name} (model)",
+                    label=f"{label} (model)",
                 )
+    if drawn:
         ax.set_xscale("log")
-        ax.legend(title=by.removeprefix("param_"), fontsize="small")
+        ax.legend(title=" / ".join(c.removeprefix("param_") for c in keys), fontsize="small")
+    else:
+        _empty(ax, f"{metric} over two or more TTL scales")
     ax.set(
         title=title or f"{metric} versus TTL scale",
         xlabel="TTL scale (× seed plan TTLs)",

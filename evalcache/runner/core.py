@@ -33,7 +33,13 @@ from sqlalchemy.pool import NullPool
 from evalcache.cache import DatabaseCache
 from evalcache.clock import Clock, SystemClock, VirtualClock
 from evalcache.domain.pools import load_expert_specializations, load_id_pools
-from evalcache.metrics import ServerStatsProbe, StatementCounter, redis_snapshot
+from evalcache.metrics import (
+    ServerStatsProbe,
+    StatementCounter,
+    count_commands,
+    namespace_usage,
+    redis_snapshot,
+)
 from evalcache.model import predicted_hit_rate
 from evalcache.results import RunResult, run_folder_name
 from evalcache.runner import live, virtual
@@ -130,6 +136,7 @@ def execute(
         virtual_mode = rp.mode == "virtual"
         clock: Clock = VirtualClock(t0) if virtual_mode else SystemClock()
         client = redis.Redis.from_url(redis_url, socket_timeout=5.0)
+        commands = count_commands(client)
         namespace = f"{rp.namespace or 'run'}-{uuid.uuid4().hex[:12]}"
         cache = None
         if cache_on:
@@ -177,6 +184,7 @@ def execute(
             m.db_start = counter.snapshot()
             m.server_start = probe.snapshot()
             m.strategy_start = dict(repo.strategy.stats()) if cache_on else {}
+            m.commands_start = commands.value
             if cache is not None:
                 m.cache_start, m.family_start = cache.stats(), cache.family_stats()
 
@@ -225,7 +233,12 @@ def execute(
                 m.cache_end, m.family_end = cache.stats(), cache.family_stats()
             m.server_end = probe.settle(app)
             m.has_server_statements = probe.has_statements
+            m.commands_end = commands.value
             m.redis_after = redis_snapshot(client)
+            if cache is not None:
+                m.namespace_keys, m.namespace_bytes = namespace_usage(
+                    client, cache.keys.namespace_patterns()
+                )
             m.model_hit_rate = model_hit_rate(rp, spec, gen, ttl_profile)
             m.template = template_url.rsplit("/", 1)[-1]
         finally:

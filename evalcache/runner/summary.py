@@ -1,6 +1,6 @@
 """Assemble a run's measurements into the ``summary.json`` schema of :mod:`evalcache.results`.
 
-Counted window: every figure except ``redis`` and the time series covers the requests after
+Counted window: every figure except the Redis keys/memory and the time series covers the requests after
 ``warmup_s`` (statement counts, server counts, cache and strategy counters are snapshotted at
 that moment); the time series covers the whole run, warm-up included, so charts show it.
 """
@@ -52,6 +52,10 @@ class Measured:
     strategy_end: dict[str, Any] = field(default_factory=dict)
     redis_before: RedisSnapshot | None = None
     redis_after: RedisSnapshot | None = None
+    commands_start: int = 0
+    commands_end: int = 0
+    namespace_keys: int = 0
+    namespace_bytes: int = 0
     model_hit_rate: float | None = None
 
     @property
@@ -143,8 +147,16 @@ def build_summary(
     s["notify_lag_p50_ms"], s["notify_lag_p99_ms"] = _notify_lags(m)
     s["errors"] = total.errors
     s["error_rate"] = total.errors / s["requests"] if s["requests"] else None
+    # This run's own Redis footprint (commands it sent in the counted window; keys and bytes of
+    # its namespace at the end), then the server-wide deltas, which concurrent clients share.
+    s["redis"] = {
+        "commands": m.commands_end - m.commands_start,
+        "used_memory_bytes": m.namespace_bytes,
+        "keys": m.namespace_keys,
+    }
     if m.redis_before is not None and m.redis_after is not None:
-        s["redis"] = (m.redis_after - m.redis_before).summary()
+        wide = (m.redis_after - m.redis_before).summary()
+        s["redis"].update({f"server_{k}": v for k, v in wide.items()})
     s.update(
         saturated=m.saturated,
         max_lag_s=m.max_lag_s,

@@ -54,3 +54,53 @@ def test_snapshot_delta_counts_exactly_the_commands_issued(private_redis: redis.
         "used_memory_bytes": delta.used_memory_bytes,
         "keys": 1,
     }
+
+
+@pytest.mark.redis
+def test_client_command_count_agrees_with_the_server(private_redis: redis.Redis) -> None:
+    from evalcache.metrics import count_commands
+
+    port = private_redis.connection_pool.connection_kwargs["port"]
+    client = redis.Redis(port=port)
+    counted = count_commands(client)
+    other = redis.Redis(port=port)
+    other.ping()  # connection handshakes happen before the measured window (Redis 7.0 rejects
+    client.ping()  # redis-py's CLIENT SETINFO, so the server does not count those)
+    start = counted.value
+    before = redis_snapshot(private_redis)
+    for i in range(20):
+        client.set(f"k{i}", i)
+        client.get(f"k{i}")
+        other.get("noise")  # another client's commands must not count
+    pipe = client.pipeline(transaction=True)  # MULTI, 2 commands, EXEC
+    pipe.set("p1", 1).set("p2", 2)
+    pipe.execute()
+    plain = client.pipeline(transaction=False)
+    plain.get("p1").get("p2").delete("p1")
+    plain.execute()
+    server = redis_snapshot(private_redis) - before
+    # the server also counts the other client's 20 GETs
+    assert counted.value - start == server.commands - 20 == 40 + 4 + 3
+    # a script counts once here; the server also counts the commands it runs inside
+    start = counted.value
+    client.eval("redis.call('SET', KEYS[1], 1); return redis.call('GET', KEYS[1])", 1, "s")
+    assert counted.value == start + 1
+    other.close()
+    client.close()
+
+
+@pytest.mark.redis
+def test_namespace_usage_measures_only_the_namespace(private_redis: redis.Redis) -> None:
+    from evalcache.metrics import namespace_usage
+
+    for i in range(1200):  # more than one SCAN batch
+        private_redis.set(f"ns1:k{i}", "x" * 100)
+    private_redis.set("ns1.tag:a", "y")
+    private_redis.set("other:k", "z" * 5000)
+    keys, used = namespace_usage(private_redis, ["ns1:*", "ns1.*"])
+    assert keys == 1201
+    expected = sum(
+        int(private_redis.memory_usage(k, samples=0) or 0)
+        for k in private_redis.scan_iter(match="ns1*")
+    )
+    assert used == expected > 1200 * 100

@@ -111,9 +111,26 @@ def _runs() -> pd.DataFrame:
 
 def test_metric_vs_ttl_overlays_the_model() -> None:
     ax = charts.metric_vs_ttl(_runs(), "hit_rate", "hit rate (%)", model="model_hit_rate").axes[0]
-    assert [ln.get_label() for ln in ax.lines] == ["mixed", "mixed (model)"]
+    labels = [ln.get_label() for ln in ax.lines]
+    assert labels == [
+        "mixed / seed",
+        "mixed / seed (model)",
+        "mixed / tags",
+        "mixed / tags (model)",
+    ]
     assert list(ax.lines[0].get_ydata()) == pytest.approx([60, 70, 90])
     assert list(ax.lines[1].get_ydata()) == pytest.approx([61, 71, 91])
+
+
+def test_metric_vs_ttl_never_averages_across_strategies() -> None:
+    runs = _runs()
+    runs.loc[runs["param_strategy"] == "tags", "hit_rate"] = 1.0
+    ax = charts.metric_vs_ttl(runs, "hit_rate", "hit rate (%)").axes[0]
+    ys = {ln.get_label(): list(ln.get_ydata()) for ln in ax.lines}
+    assert ys == {"mixed / seed": pytest.approx([60, 70, 90]), "mixed / tags": [100, 100, 100]}
+    single = runs[runs["param_ttl_scale"] == 1.0]
+    empty = charts.metric_vs_ttl(single, "hit_rate", "hit rate (%)").axes[0]
+    assert not empty.lines and "two or more TTL scales" in empty.texts[0].get_text()
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "TTL scale (× seed plan TTLs)"
 
 
