@@ -91,6 +91,15 @@ def test_scorecard_table_and_recommendation() -> None:
     assert (rec.strategy, rec.ttl_scale, rec.met) == ("tags", 1.0, 7)
     rec2 = scorecard.recommend(runs, None, "mixed")  # tie on 6: the higher hit rate wins
     assert (rec2.strategy, rec2.ttl_scale) == ("tags", 4.0)
+    # Equal counts: a correct configuration beats a faster one that serves stale data, and
+    # the text names what the winner misses.
+    stale_fast = _row(run_id="r5", param_strategy="ttl", hit_rate=0.999, stale_read_rate=0.5)
+    correct_slow = _row(run_id="r6", param_strategy="tags", hit_rate=0.80)
+    tie = pd.DataFrame([stale_fast, correct_slow])
+    assert list(scorecard.scorecard(tie, None)["targets met"]) == [5, 5]
+    rec3 = scorecard.recommend(tie, None, "mixed")
+    assert (rec3.strategy, rec3.met) == ("tags", 5)
+    assert rec3.text.endswith("(hit rate 80.0 %); it misses: hit rate > 85 %.")
     assert scorecard.recommend(runs, None, "nope").strategy is None
 
 
