@@ -224,7 +224,12 @@ def resolve(
 ) -> Services:
     """Resolve both services; with ``start`` false, only report what would be used."""
     pg = _resolve_pg(settings, local_pg, start, keep)
-    rd = _resolve_redis(settings, local_redis, start, keep)
+    try:
+        rd = _resolve_redis(settings, local_redis, start, keep)
+    except BaseException:
+        if pg.started_here:  # never leave a server behind for a resolution that failed
+            EmbeddedPostgres(settings.data_dir / "pg").stop()
+        raise
     return Services(pg, rd)
 
 

@@ -130,8 +130,21 @@ def test_leftover_of_a_killed_run_is_reused_and_then_stopped(tmp_path: Path) -> 
     assert left is not None and not left.owner_alive()
     nowhere = {"local_pg": ("127.0.0.1", free_port()), "local_redis": ("127.0.0.1", free_port())}
     settings = Settings(data_dir=folder)
-    with services_session(settings, **nowhere) as svc:
-        assert svc.redis.url == server.url(left.port), "a second server was started"
-    assert server.running() is None
-    assert _procs_under(tmp_path) == []
-    EmbeddedPostgres(folder / "pg").stop()
+    try:
+        with services_session(settings, **nowhere) as svc:
+            assert svc.redis.url == server.url(left.port), "a second server was started"
+        assert server.running() is None
+        assert _procs_under(tmp_path) == []
+    finally:
+        server.stop()
+        EmbeddedPostgres(folder / "pg").stop()
+
+
+@pytest.mark.embedded
+@pytest.mark.slow
+def test_a_failed_resolution_leaves_no_server_behind(tmp_path: Path) -> None:
+    bad_redis = f"redis://127.0.0.1:{free_port()}/0"  # configured, but nothing answers
+    settings = Settings(data_dir=tmp_path / "state", redis_url=bad_redis)
+    with pytest.raises(ServiceError, match="EVALCACHE_REDIS_URL"):
+        resolve(settings, local_pg=("127.0.0.1", free_port()))
+    assert _procs_under(tmp_path) == [], "the embedded PostgreSQL it started was left running"
