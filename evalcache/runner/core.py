@@ -159,12 +159,13 @@ def execute(
             app, cache, rp.strategy, ttls=ttls, clock=clock, expert_specs=expert_specs
         )
         probe = ServerStatsProbe(url)
-        oracle_engine = create_engine(url, pool_size=rp.workers + 1)
+        # Untracked from the connection's start: a SET in a connect hook would come after
+        # SQLAlchemy's first-connect queries, which the server would then count as load.
+        untracked = {"options": "-c pg_stat_statements.track=none"} if probe.has_statements else {}
+        oracle_engine = create_engine(url, pool_size=rp.workers + 1, connect_args=untracked)
         oracle = None
         if cache_on and rp.stale_sample > 0:
-            oracle = StalenessOracle(
-                repo.fresh, oracle_engine, rp.stale_sample, rp.seed, untracked=probe.has_statements
-            )
+            oracle = StalenessOracle(repo.fresh, oracle_engine, rp.stale_sample, rp.seed)
             oracle.start = t0 if virtual_mode else time.time()
         counter = StatementCounter(app)
         ex = Executor(

@@ -36,7 +36,8 @@ class StalenessOracle:
     seed:
         Seeds the sampling (deterministic per run).
     untracked:
-        Run ``SET pg_stat_statements.track = 'none'`` on each oracle connection.
+        Run ``SET pg_stat_statements.track = 'none'`` on each oracle connection (the runner
+        instead sets it in the connection's startup options, before any query).
     """
 
     def __init__(

@@ -65,7 +65,9 @@ def test_runner_statement_count_agrees_with_server(pgss_settings: Settings) -> N
     s = run(params, settings=pgss_settings, progress=False).summary
     assert s["db_statements_server"] is not None, "pg_stat_statements not active"
     assert s["db_statements"] > 500
-    assert abs(s["db_statements"] - s["db_statements_server"]) <= 0.005 * s["db_statements"]
+    # The issue asks for agreement within 0.5 %; the counts are in fact equal, and an offset
+    # (e.g. the oracle's connection set-up leaking into the server's count) fails here.
+    assert s["db_statements"] == s["db_statements_server"]
 
 
 @pytest.mark.slow
