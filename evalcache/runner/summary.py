@@ -1,8 +1,9 @@
 """Assemble a run's measurements into the ``summary.json`` schema of :mod:`evalcache.results`.
 
-Counted window: every figure except the Redis keys/memory and the time series covers the requests after
-``warmup_s`` (statement counts, server counts, cache and strategy counters are snapshotted at
-that moment); the time series covers the whole run, warm-up included, so charts show it.
+Counted window: every figure except the Redis keys/memory and the time series covers the
+requests after ``warmup_s`` (statement counts, server counts, cache and strategy counters are
+snapshotted at that moment); the time series covers the whole run, warm-up included, so
+charts show it.
 """
 
 from __future__ import annotations
