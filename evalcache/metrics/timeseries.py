@@ -36,7 +36,8 @@ TIMESERIES_COLUMNS: tuple[str, ...] = (
     "p50_ms",
     "p99_ms",
 )
-_INT_COLUMNS = (
+#: The count columns (summable across families and runs).
+COUNT_COLUMNS: tuple[str, ...] = (
     "requests",
     "reads",
     "writes",
@@ -165,7 +166,7 @@ class TimeSeries:
                 )
             )
         frame = pd.DataFrame(rows, columns=list(TIMESERIES_COLUMNS))
-        frame = frame.astype({c: "int64" for c in _INT_COLUMNS})
+        frame = frame.astype({c: "int64" for c in COUNT_COLUMNS})
         return frame.astype({"window_start_s": "float64", "family": "str"})
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from evalcache.metrics.timeseries import COUNT_COLUMNS
+
 WIDTH = 9.0  # inches: readable at report width (~900 px at 100 dpi)
 TIME_COLUMNS = ("t_s", "time_s", "window_start_s", "simulated_s", "t")
 OUTCOME_ORDER = ("hit", "miss", "uncached")
@@ -55,24 +57,7 @@ def per_window(ts: pd.DataFrame) -> pd.DataFrame:
     tcol = next((c for c in (*TIME_COLUMNS, "minute") if c in ts.columns), None)
     if tcol is None:
         return ts
-    counts = [
-        c
-        for c in (
-            "requests",
-            "reads",
-            "writes",
-            "hits",
-            "misses",
-            "negative_hits",
-            "uncached",
-            "stale_checked",
-            "stale_reads",
-            "db_statements",
-            "errors",
-            "db_statements_baseline",
-        )
-        if c in ts.columns
-    ]
+    counts = [c for c in (*COUNT_COLUMNS, "db_statements_baseline") if c in ts.columns]
     return ts.groupby(tcol, as_index=False)[counts].sum()
 
 
