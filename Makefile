@@ -8,6 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EC     := $(BIN)/evalcache
 
+# SCALE: the default sweep's data set (runs copy a template seeded at their scale)
 SCALE  ?= 0.1
 SEED   ?= 42
 SWEEP  ?= sweeps/default.yaml
@@ -20,7 +21,6 @@ help:
 	@echo "make test    - environment, lint (ruff, mypy) and the whole test suite"
 	@echo "make lab     - JupyterLab on notebooks/ with the project's environment"
 
-# SCALE matches the default sweep's data set (runs copy a template seeded at their scale).
 # The environment is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -60,8 +60,10 @@ pytest: env browser
 
 test: lint pytest
 
+# Jupyter refuses to run as root unless told; the kernel is the project's environment.
 lab: env
-	$(EC) services run -- $(BIN)/jupyter lab --notebook-dir=notebooks
+	$(EC) services run -- $(BIN)/jupyter lab --notebook-dir=notebooks --no-browser \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 services-status: env
 	$(EC) services status
