@@ -9,7 +9,7 @@ matter, or read the cache's own counters.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,15 +135,24 @@ def count_commands(client: Any) -> CommandCount:
     return counter
 
 
-def namespace_usage(client: Any, patterns: Iterable[str], batch: int = 500) -> tuple[int, int]:
+def namespace_usage(
+    client: Any,
+    patterns: Iterable[str],
+    batch: int = 500,
+    keep: Callable[[bytes], bool] | None = None,
+) -> tuple[int, int]:
     """``(keys, bytes)`` of the keys matching ``patterns`` (SCAN, then MEMORY USAGE).
 
-    A run's own footprint, unlike ``used_memory``, which every client's keys change.
+    A run's own footprint, unlike ``used_memory``, which every client's keys change. ``keep``
+    filters keys (e.g. entries still live on a virtual clock, while Redis still holds
+    virtually expired ones).
     """
     keys = bytes_used = 0
     for pattern in patterns:
         chunk: list[Any] = []
         for key in client.scan_iter(match=pattern, count=batch):
+            if keep is not None and not keep(key):
+                continue
             chunk.append(key)
             if len(chunk) >= batch:
                 keys, bytes_used = _usage(client, chunk, keys, bytes_used)

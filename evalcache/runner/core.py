@@ -109,6 +109,21 @@ def _ttls(rp: RunParams) -> Any:
     return base.scaled(rp.ttl_scale)
 
 
+def live_footprint(client: redis.Redis, cache: DatabaseCache) -> tuple[int, int]:
+    """Keys and bytes of the run's namespace that are live at the clock's time.
+
+    On a virtual clock Redis keeps entries past their virtual TTL (it only bounds memory), so
+    those are left out: the figure is what a cache on the wall clock would hold. Tag sets and
+    locks count as they are.
+    """
+    entries, others = cache.keys.namespace_patterns()
+    live = namespace_usage(
+        client, [entries], keep=lambda k: cache.get_with_metadata(k.decode()) is not None
+    )
+    rest = namespace_usage(client, [others])
+    return live[0] + rest[0], live[1] + rest[1]
+
+
 def execute(
     rp: RunParams,
     template_url: str,
@@ -237,9 +252,7 @@ def execute(
             m.commands_end = commands.value
             m.redis_after = redis_snapshot(client)
             if cache is not None:
-                m.namespace_keys, m.namespace_bytes = namespace_usage(
-                    client, cache.keys.namespace_patterns()
-                )
+                m.namespace_keys, m.namespace_bytes = live_footprint(client, cache)
             m.model_hit_rate = model_hit_rate(rp, spec, gen, ttl_profile)
             m.template = template_url.rsplit("/", 1)[-1]
         finally:

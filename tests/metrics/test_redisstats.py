@@ -104,3 +104,22 @@ def test_namespace_usage_measures_only_the_namespace(private_redis: redis.Redis)
         for k in private_redis.scan_iter(match="ns1*")
     )
     assert used == expected > 1200 * 100
+
+
+@pytest.mark.redis
+def test_run_footprint_leaves_out_virtually_expired_entries(private_redis: redis.Redis) -> None:
+    from evalcache.cache import DatabaseCache
+    from evalcache.clock import VirtualClock
+    from evalcache.runner.core import live_footprint
+
+    clock = VirtualClock(1000.0)
+    cache = DatabaseCache(private_redis, namespace="fp", clock=clock)
+    for i in range(3):
+        cache.set(cache.key("short", i), {"v": "x" * 200}, 10)
+    cache.set(cache.key("long", 1), {"v": "y" * 200}, 1000)
+    keys_before, bytes_before = live_footprint(private_redis, cache)
+    clock.advance(100)  # the short entries expire on the clock; Redis still holds them
+    keys_after, bytes_after = live_footprint(private_redis, cache)
+    assert (keys_before, keys_after) == (4, 1)
+    assert bytes_after == private_redis.memory_usage(cache.key("long", 1), samples=0)
+    assert bytes_before > 3 * bytes_after
