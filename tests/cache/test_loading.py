@@ -6,6 +6,7 @@ import math
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import redis
@@ -232,3 +233,45 @@ def test_xfetch_refreshes_early_through_get_or_load(
     cache.get_or_load(key, lambda: 1, 100)
     assert cache.get_or_load(key, lambda: 2, 100) == 1
     assert cache.stats()["refreshes_succeeded"] == 1 and cache.get(key) == 2
+
+
+def _process_caller(redis_url: str, namespace: str, start_at: float, out: Any) -> None:
+    """One process of the cross-process single-flight test (module level: spawn pickles it)."""
+    import time as _time
+
+    client = redis.Redis.from_url(redis_url)
+    cache = DatabaseCache(client, namespace=namespace, clock=VirtualClock(0))
+
+    def loader() -> dict[str, int]:
+        client.incr(f"{namespace}-loads")  # counted in Redis: visible across processes
+        _time.sleep(0.3)
+        return {"n": 1}
+
+    _time.sleep(max(0.0, start_at - _time.time()))  # start together
+    out.put((cache.get_or_load(cache.key("hot", 1), loader, 60), cache.stats()["coalesced"]))
+    client.close()
+
+
+@pytest.mark.slow
+def test_single_flight_across_processes(
+    redis_url: str, namespace: str, redis_client: redis.Redis
+) -> None:
+    import multiprocessing
+    import time
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    start_at = time.time() + 3.0  # after every spawned interpreter has imported evalcache
+    procs = [
+        ctx.Process(target=_process_caller, args=(redis_url, namespace, start_at, out))
+        for _ in range(4)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=30) for _ in procs]
+    for p in procs:
+        p.join(10)
+    # the redis_client fixture removes every key of this namespace afterwards
+    assert [r for r, _ in results] == [{"n": 1}] * 4
+    assert int(redis_client.get(f"{namespace}-loads") or 0) == 1, "loader ran in several processes"
+    assert sum(c for _, c in results) == 3
