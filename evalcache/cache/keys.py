@@ -60,6 +60,8 @@ def escape_pattern(text: str) -> str:
 
 def encode_part(part: Part) -> str:
     """Encode one id so it is safe inside a key and inside a pattern."""
+    if type(part) is int:  # the hot path: decimal digits and '-' are already safe
+        return str(part)
     if isinstance(part, bool) or not isinstance(part, str | int | uuid.UUID):
         raise ConfigError(
             "key part",
@@ -87,12 +89,14 @@ class KeyBuilder:
     def __init__(self, namespace: str) -> None:
         self.namespace = check_name("namespace", namespace)
         self.prefix = namespace + ":"
+        self._families: set[str] = set()  # family names already validated
         self._lock_prefix = namespace + ".lock:"
         self._tag_prefix = namespace + ".tag:"
 
     def key(self, family: str, *parts: Part) -> str:
         """The entry key of ``family`` and ids ``parts``."""
-        check_name("family", family)
+        if family not in self._families:
+            self._families.add(check_name("family", family))
         return ":".join([self.namespace, family, *(encode_part(p) for p in parts)])
 
     def pattern(self, family: str, *parts: Part | _Any, tail: bool = False) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,9 +125,17 @@ def _arity(family: str, args: tuple[Any, ...], lo: int, hi: int) -> None:
 
 
 def build_spec(
-    family: str, args: tuple[Any, ...], ttls: TTLSettings, now: datetime, admin_id: int
+    family: str,
+    args: tuple[Any, ...],
+    ttls: TTLSettings,
+    now: datetime | Callable[[], datetime],
+    admin_id: int,
 ) -> ReadSpec:
-    """The :class:`ReadSpec` of one read (one id for ``user_profiles_batch``: call per id)."""
+    """The :class:`ReadSpec` of one read (one id for ``user_profiles_batch``: call per id).
+
+    ``now`` may be a callable: only a default expert-appointments window needs the time, and
+    reads are the hot path.
+    """
     if family not in FAMILIES:
         raise UnknownNameError("query family", family, FAMILIES)
     ttl = ttls.for_family(family)
@@ -162,7 +170,7 @@ def build_spec(
     if family == "expert_appointments":
         _arity(family, args, 1, 3)
         e = as_id("expert_id", args[0])
-        start, end = window(now)
+        start, end = window(now() if callable(now) else now)
         if len(args) == 3:
             start, end = args[1], args[2]
         elif len(args) == 2:

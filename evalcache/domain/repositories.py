@@ -133,6 +133,9 @@ class CachedRepository:
     @property
     def now(self) -> datetime:
         """The clock's time as an aware UTC datetime."""
+        return self._now()
+
+    def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
 
     def specs_of(self, expert_id: int) -> tuple[str, ...]:
@@ -151,7 +154,7 @@ class CachedRepository:
 
     def spec(self, family: str, *args: Any) -> ReadSpec:
         """The read spec (key parts, TTL, groups) of ``family`` with ``args``."""
-        return build_spec(family, args, self.ttls, self.now, self.admin_id)
+        return build_spec(family, args, self.ttls, self._now, self.admin_id)
 
     # -- reads -----------------------------------------------------------------------------
     def read(self, family: str, *args: Any) -> ReadOutcome:
