@@ -111,13 +111,19 @@ class CommandCount:
 
 
 def count_commands(client: Any) -> CommandCount:
-    """Make ``client`` (a redis-py ``Redis``) count the commands it sends from now on.
+    """Make a redis-py ``Redis`` or ``ConnectionPool`` count the commands sent from now on.
 
     Wraps the pool's connection class (its public ``send_command`` and ``pack_commands``),
-    and drops connections made before, which would not count.
+    and drops connections made before, which would not count. A single-connection client
+    holds its connection from construction: wrap its pool first, then build the client.
     """
     counter = CommandCount()
-    pool = client.connection_pool
+    if getattr(client, "connection", None) is not None:
+        raise ValueError(
+            "count_commands: this client already holds its single connection; call "
+            "count_commands(pool) before redis.Redis(connection_pool=pool, ...)"
+        )
+    pool = getattr(client, "connection_pool", client)
     base = pool.connection_class
 
     class CountingConnection(base):  # type: ignore[misc, valid-type]

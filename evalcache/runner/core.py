@@ -150,8 +150,11 @@ def execute(
         warmup = default_warmup(rp, spec, ttl_profile)
         virtual_mode = rp.mode == "virtual"
         clock: Clock = VirtualClock(t0) if virtual_mode else SystemClock()
-        client = redis.Redis.from_url(redis_url, socket_timeout=5.0)
-        commands = count_commands(client)
+        pool = redis.ConnectionPool.from_url(redis_url, socket_timeout=5.0)
+        commands = count_commands(pool)
+        # Virtual replay is one thread: one connection skips the pool's get/release per
+        # command (thread-safe by redis-py's lock); live workers keep a pool.
+        client = redis.Redis(connection_pool=pool, single_connection_client=virtual_mode)
         namespace = f"{rp.namespace or 'run'}-{uuid.uuid4().hex[:12]}"
         cache = None
         if cache_on:
@@ -264,6 +267,7 @@ def execute(
                 cache.flush_namespace()
                 cache.close()
             client.close()
+            pool.disconnect()
             probe.close()
             app.dispose()
             oracle_engine.dispose()

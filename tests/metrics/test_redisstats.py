@@ -123,3 +123,25 @@ def test_run_footprint_leaves_out_virtually_expired_entries(private_redis: redis
     assert (keys_before, keys_after) == (4, 1)
     assert bytes_after == private_redis.memory_usage(cache.key("long", 1), samples=0)
     assert bytes_before > 3 * bytes_after
+
+
+@pytest.mark.redis
+def test_single_connection_client_counts_when_its_pool_is_wrapped(
+    private_redis: redis.Redis,
+) -> None:
+    from evalcache.metrics import count_commands
+
+    port = private_redis.connection_pool.connection_kwargs["port"]
+    pool = redis.ConnectionPool(port=port)
+    counted = count_commands(pool)
+    client = redis.Redis(connection_pool=pool, single_connection_client=True)
+    client.ping()
+    start = counted.value
+    before = redis_snapshot(private_redis)
+    for i in range(10):
+        client.set(f"s{i}", i)
+    assert counted.value - start == (redis_snapshot(private_redis) - before).commands == 10
+    with pytest.raises(ValueError, match="single connection"):
+        count_commands(client)
+    client.close()
+    pool.disconnect()
