@@ -54,6 +54,44 @@ DEFAULT_REPORTS: tuple[str, ...] = (
 )
 KERNEL_NAME = "python3"
 KERNEL_RETRIES = 2
+
+
+def kernel_options() -> dict[str, Any]:
+    """papermill options shared by every notebook evalcache executes.
+
+    On POSIX kernels talk over Unix sockets in a private folder: no TCP ports taken, no
+    ipykernel warning about unencrypted TCP on every run, and parallel cells never pick the
+    same socket names (jupyter_client's default ipc prefix is shared by a working directory).
+    """
+    options: dict[str, Any] = {"kernel_name": KERNEL_NAME}
+    if os.name == "posix":
+        options["kernel_manager_class"] = _ipc_kernel_manager()
+    return options
+
+
+def _ipc_kernel_manager() -> type:
+    import shutil
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        @default("transport")
+        def _transport_ipc(self) -> str:
+            return "ipc"
+
+        def _ip_default(self) -> str:
+            return os.path.join(tempfile.mkdtemp(prefix="evalcache-kernel-"), "ipc")
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:  # a restarted kernel binds the same socket paths again
+                shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
+
+    return IPCKernelManager
+
+
 _KEYS = ("name", "notebook", "base", "grid", "cells", "jobs", "reports", "description")
 _SLUG_KEYS = ("workload", "strategy", "ttl_scale", "mode", "seed")
 
@@ -290,9 +328,9 @@ def execute_cell(notebook: str, cell: Cell, out: str, progress: bool = False) ->
                 notebook,
                 str(nb_out),
                 parameters=params,
-                kernel_name=KERNEL_NAME,
                 progress_bar=progress,
                 cwd=str(Path(notebook).resolve().parent),
+                **kernel_options(),
             )
             outcome.status, outcome.error = "ok", None
             break

@@ -25,16 +25,16 @@ def _execute_aggregate(notebook: Path, sweep_dir: Path, dest: Path) -> tuple[str
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from evalcache.sweep import KERNEL_NAME
+    from evalcache.sweep import kernel_options
 
     try:
         papermill.execute_notebook(
             str(notebook),
             str(dest),
             parameters={"sweep_dir": str(sweep_dir.resolve())},
-            kernel_name=KERNEL_NAME,
             progress_bar=False,
             cwd=str(notebook.resolve().parent),
+            **kernel_options(),
         )
     except PapermillExecutionError as exc:
         return "failed", f"cell {exc.cell_index}: {exc.ename}: {exc.evalue}"

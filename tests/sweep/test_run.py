@@ -142,3 +142,32 @@ def test_live_cells_run_serially_after_virtual_ones(
         run_sweep(spec, tmp_path, only="nothing-like-this", progress=False)
     only = run_sweep(spec, tmp_path, jobs=1, only="*live-s2*", progress=False)
     assert len(only.outcomes) == 1
+
+
+@pytest.mark.notebook
+def test_kernels_talk_over_private_unix_sockets(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import papermill
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from ipykernel.kernelapp import IPKernelApp\n"
+            "app = IPKernelApp.instance()\n"
+            "print(app.transport, app.ip)"
+        )
+    ]
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    papermill.execute_notebook(
+        str(tmp_path / "in.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        progress_bar=False,
+        cwd=str(tmp_path),
+        **sweep_mod.kernel_options(),
+    )
+    transport, ip = nbformat.read(tmp_path / "out.ipynb", 4).cells[0].outputs[0]["text"].split()
+    assert transport == "ipc"
+    assert Path(ip).parent.name.startswith("evalcache-kernel-")
+    assert not Path(ip).parent.exists()  # removed with the kernel
+    assert "without encryption" not in capfd.readouterr().err
