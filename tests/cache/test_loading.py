@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -230,7 +231,14 @@ def test_xfetch_refreshes_early_through_get_or_load(
         seed=1,
     )
     key = cache.key("p", 1)
-    cache.get_or_load(key, lambda: 1, 100)
+
+    def slow_one() -> int:
+        # XFetch weighs the remaining TTL against the measured load time: a loader that
+        # returns in under a microsecond would make the early refresh a coin toss.
+        time.sleep(0.002)
+        return 1
+
+    cache.get_or_load(key, slow_one, 100)
     assert cache.get_or_load(key, lambda: 2, 100) == 1
     assert cache.stats()["refreshes_succeeded"] == 1 and cache.get(key) == 2
 
