@@ -146,9 +146,19 @@ def test_live_cells_run_serially_after_virtual_ones(
 
 @pytest.mark.notebook
 def test_kernels_talk_over_private_unix_sockets(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import papermill
+    from jupyter_client.manager import KernelManager
+
+    interrupts: list[object] = []
+    interrupt = KernelManager._async_interrupt_kernel
+
+    async def counted(self: KernelManager) -> None:
+        interrupts.append(self)
+        await interrupt(self)
+
+    monkeypatch.setattr(KernelManager, "_async_interrupt_kernel", counted)
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [
@@ -170,4 +180,6 @@ def test_kernels_talk_over_private_unix_sockets(
     assert transport == "ipc"
     assert Path(ip).parent.name.startswith("evalcache-kernel-")
     assert not Path(ip).parent.exists()  # removed with the kernel
-    assert "without encryption" not in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "without encryption" not in err and "KeyboardInterrupt" not in err
+    assert interrupts == []  # shutdown asked the kernel to stop, it did not signal it
