@@ -72,6 +72,7 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "saturated",
     "elapsed_s",
     "simulated_s",
+    "warmup_s",
     "time_model",
     "families",
 )

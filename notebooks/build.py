@@ -73,9 +73,9 @@ result = runner.run(
 summary = result.summary""",
             """\
 keys = ["hit_rate", "db_reduction", "stale_read_rate", "db_statements", "errors",
-        "time_model", "simulated_s", "elapsed_s"]
+        "time_model", "simulated_s", "warmup_s", "elapsed_s"]
 display(pd.Series({k: summary.get(k) for k in keys}, name="value").to_frame())""",
-            "charts.show(charts.hit_rate_over_time(result.timeseries))",
+            "charts.show(charts.hit_rate_over_time(result.timeseries, summary['warmup_s']))",
             "charts.show(charts.latency_cdf(result.latency))",
             "charts.show(charts.db_load_over_time(result.timeseries, summary))",
             "charts.show(charts.staleness_by_family(charts.families_frame(summary)))",

@@ -61,9 +61,16 @@ def per_window(ts: pd.DataFrame) -> pd.DataFrame:
     return ts.groupby(tcol, as_index=False)[counts].sum()
 
 
-def hit_rate_over_time(ts: pd.DataFrame) -> Figure:
-    """Hit rate per time window of one run (families summed)."""
+def _shade_warmup(ax: Any, warmup_s: float | None) -> None:
+    """The warm-up windows are replayed (they fill the cache) but the summary leaves them out."""
+    if warmup_s:
+        ax.axvspan(0, warmup_s / 60, color="0.88", zorder=0, label="warm-up (not counted)")
+
+
+def hit_rate_over_time(ts: pd.DataFrame, warmup_s: float | None = None) -> Figure:
+    """Hit rate per time window of one run (families summed), the warm-up shaded."""
     fig, ax = _figure()
+    _shade_warmup(ax, warmup_s)
     ts = per_window(ts)
     if len(ts) and {"hits", "misses"} <= set(ts.columns):
         total = (ts["hits"] + ts["misses"]).replace(0, np.nan)
@@ -143,6 +150,7 @@ def latency_cdf(latency: pd.DataFrame) -> Figure:
 def db_load_over_time(ts: pd.DataFrame, summary: Mapping[str, Any] | None = None) -> Figure:
     """Database statements per window with the cache, and without it (the baseline run)."""
     fig, ax = _figure()
+    _shade_warmup(ax, (summary or {}).get("warmup_s"))
     ts = per_window(ts)
     t = time_minutes(ts)
     if "db_statements" in ts.columns and len(ts):

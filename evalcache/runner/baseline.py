@@ -41,7 +41,7 @@ CACHE_ONLY_PARAMS = frozenset(
 )
 MEMO_PREFIX = "evalcache-baseline:"
 MEMO_TTL_S = 7 * 24 * 3600
-MEMO_VERSION = 2
+MEMO_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,10 @@ def template_fingerprint(template_url: str) -> str:
     return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:16]
 
 
-def memo_key(rp: RunParams, template_url: str) -> str:
+def memo_key(rp: RunParams, warmup_s: float, template_url: str) -> str:
     stream = {k: v for k, v in rp.as_dict().items() if k not in CACHE_ONLY_PARAMS}
+    # The measured window: a default warm-up can depend on cache-only parameters (TTLs).
+    stream["warmup_s"] = warmup_s
     stream["template"] = template_url.rsplit("/", 1)[-1]
     stream["data"] = template_fingerprint(template_url)
     digest = hashlib.sha256(json.dumps(stream, sort_keys=True, default=str).encode())
@@ -119,6 +121,7 @@ def memo_key(rp: RunParams, template_url: str) -> str:
 
 def measured_baseline(
     rp: RunParams,
+    warmup_s: float,
     template_url: str,
     redis_url: str,
     measure: Callable[[], Measured],
@@ -127,7 +130,7 @@ def measured_baseline(
 ) -> Baseline:
     """The baseline of ``rp``'s stream: from the memo, or ``measure()`` and remember it."""
     client = redis.Redis.from_url(redis_url, socket_timeout=5.0)
-    key = memo_key(rp, template_url)
+    key = memo_key(rp, warmup_s, template_url)
     try:
         raw = client.get(key)
         cached = Baseline.from_json(raw) if raw is not None else None

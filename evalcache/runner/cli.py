@@ -221,7 +221,12 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--stampede", choices=STAMPEDE, help="stampede protection (default lease)")
     p.add_argument("--skew", type=float, help="Zipf theta override")
     p.add_argument("--write-ratio", type=float, help="write share override, 0-1")
-    p.add_argument("--warmup", type=float, help="simulated seconds not counted")
+    p.add_argument(
+        "--warmup",
+        type=float,
+        help="simulated seconds replayed before measuring (default: a quarter of the run; "
+        "two profile TTLs for synthetic; 0 for cold_start)",
+    )
     p.add_argument("--workers", type=int, help="live mode worker threads (default 4)")
     p.add_argument("--no-baseline", action="store_true", help="skip the cache-off baseline")
     p.add_argument("--no-cache", action="store_true", help="run with the cache off")

@@ -50,6 +50,7 @@ from evalcache.runner.params import (
     SEED_REFRESH_THRESHOLD,
     XFETCH_BETA,
     RunParams,
+    default_warmup,
     parse_params,
 )
 from evalcache.runner.serve import Executor
@@ -93,13 +94,9 @@ def model_hit_rate(
     return predicted_hit_rate(read_rate, probs, ttl, write_rate=mu)
 
 
-def default_warmup(rp: RunParams, spec: WorkloadSpec, ttl_profile: float) -> float:
-    """``warmup_s`` unless given: two profile TTLs for ``synthetic`` (steady state), else 0."""
-    if rp.warmup_s is not None:
-        return rp.warmup_s
-    if spec.name == "synthetic":
-        return min(2.0 * ttl_profile, spec.duration_s / 2)
-    return 0.0
+def run_warmup(rp: RunParams) -> float:
+    """The simulated seconds ``rp``'s run replays before it measures."""
+    return default_warmup(rp, rp.spec(), float(_ttls(rp).for_family("user_profile")))
 
 
 def _ttls(rp: RunParams) -> Any:
@@ -312,6 +309,7 @@ def run(
         if rp.cache and rp.baseline:
             baseline = measured_baseline(
                 rp,
+                run_warmup(rp),
                 template,
                 svc.redis_url,
                 lambda: execute(rp, template, svc.redis_url, cache_on=False, progress=progress),

@@ -214,7 +214,45 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
             "warmup_s",
             f"must be shorter than the duration ({spec.duration_s:g} s), got {rp.warmup_s}",
         )
+    # synthetic, the one warm-up that depends on TTLs, has no bursts
+    _check_bursts(spec, default_warmup(rp, spec, ttl_profile=0.0))
     return rp
+
+
+#: Share of a run's simulated time replayed before measuring, unless the workload is a cold start.
+WARMUP_SHARE = 0.25
+
+
+def default_warmup(rp: RunParams, spec: WorkloadSpec, ttl_profile: float) -> float:
+    """``warmup_s`` unless given.
+
+    ``synthetic``: two profile TTLs (the model's steady state). Cold-start workloads: 0, the
+    empty cache is what they measure. Others: the first :data:`WARMUP_SHARE` of the run fills
+    the cache and is not counted, so they measure a warm cache, as production would see;
+    with bursts, at most half the time before the first, so the measurement sees the calm
+    before the crowd as well as the crowd.
+    """
+    if rp.warmup_s is not None:
+        return rp.warmup_s
+    if spec.name == "synthetic":
+        return min(2.0 * ttl_profile, spec.duration_s / 2)
+    if spec.cold_start:
+        return 0.0
+    first_burst = min((b.start_s for b in spec.bursts), default=math.inf)
+    return min(WARMUP_SHARE * spec.duration_s, first_burst / 2)
+
+
+def _check_bursts(spec: WorkloadSpec, warmup_s: float) -> None:
+    """A burst outside the measured window would leave the run identical to one without it."""
+    for b in spec.bursts:
+        end = b.start_s + b.duration_s
+        if b.start_s >= spec.duration_s or end <= warmup_s:
+            raise ConfigError(
+                "duration_s" if b.start_s >= spec.duration_s else "warmup_s",
+                f"{spec.name}'s burst at {b.start_s:g}-{end:g} s is outside the measured window "
+                f"{warmup_s:g}-{spec.duration_s:g} s; accepted: a duration_s beyond "
+                f"{b.start_s:g} s with a warmup_s before {end:g} s",
+            )
 
 
 def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -235,8 +273,9 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         caller reloads) or ``none`` (no waiting: every missing caller loads).
     cache: false for a cache-off run. baseline: also run the cache-off baseline of the same
         stream to fill ``db_reduction`` (default true).
-    skew, write_ratio: workload overrides. warmup_s: simulated seconds not counted (default 0;
-        for ``synthetic`` twice the profile TTL). ttl: per-family TTL overrides in seconds
+    skew, write_ratio: workload overrides. warmup_s: simulated seconds replayed before measuring
+        (default: a quarter of the run; twice the profile TTL for ``synthetic``; 0 for
+        ``cold_start``). ttl: per-family TTL overrides in seconds
         (before ``ttl_scale``). workers: live-mode worker threads. window_s: time-series
         window. saturation_lag_s: live-mode lag behind schedule that flags a run saturated.
         namespace: Redis key prefix stem (a unique suffix is always added).

@@ -185,3 +185,20 @@ def test_per_family_time_series_are_summed_per_window() -> None:
     assert list(ax.lines[0].get_ydata()) == pytest.approx([40.0, 80.0])
     db = charts.db_load_over_time(ts).axes[0]
     assert list(db.lines[0].get_ydata()) == [11, 15]
+
+
+def test_time_charts_shade_the_warm_up() -> None:
+    ts = pd.DataFrame({"t_s": [0.0, 60.0, 120.0], "hits": [10, 50, 90], "misses": [90, 50, 10]})
+    ts["db_statements"] = ts["misses"]
+    for fig in (
+        charts.hit_rate_over_time(ts, warmup_s=90.0),
+        charts.db_load_over_time(ts, {"warmup_s": 90.0}),
+    ):
+        ax = fig.axes[0]
+        (span,) = ax.patches
+        # Rectangle or Polygon (matplotlib < 3.9): its corners, back in data coordinates
+        corners = span.get_transform().transform(span.get_path().vertices)
+        xs = ax.transData.inverted().transform(corners)[:, 0]
+        assert (xs.min(), xs.max()) == pytest.approx((0.0, 1.5))  # minutes
+        assert span.get_label() == "warm-up (not counted)"
+    assert not charts.hit_rate_over_time(ts).axes[0].patches

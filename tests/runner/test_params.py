@@ -37,6 +37,9 @@ UNREACHABLE = Settings(
         ({"ttl": {"nope": 5}}, "ttl['nope']", "user_profile"),
         ({"rate": 0}, "rate", "> 0"),
         ({"warmup_s": 100, "duration_s": 60}, "warmup_s", "shorter"),
+        # a flash crowd whose burst (600-900 s) the measured window would miss
+        ({"workload": "flash_crowd", "duration_s": 600}, "duration_s", "beyond 600 s"),
+        ({"workload": "flash_crowd", "warmup_s": 900}, "warmup_s", "before 900 s"),
         ({"baseline": "yes"}, "baseline", "true or false"),
         ({"workload": "synthetic", "write_ratio": 1.5}, "write_ratio", "<= 1"),
     ],
@@ -78,3 +81,21 @@ def test_cli_errors_before_anything_runs(
     code = main(["run", "--strategy", "magic", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "strategy" in err and "explicit" in err
+
+
+@pytest.mark.parametrize(
+    ("params", "warmup"),
+    [
+        ({"workload": "mixed", "duration_s": 600}, 150.0),  # a quarter: measured warm
+        ({"workload": "cold_start", "duration_s": 600}, 0.0),  # the empty cache is the point
+        ({"workload": "flash_crowd", "duration_s": 14400}, 300.0),  # before the 600 s burst
+        ({"workload": "mixed", "duration_s": 600, "warmup_s": 10}, 10.0),
+    ],
+)
+def test_default_warmup_measures_a_warm_cache_except_for_cold_start(
+    params: dict, warmup: float
+) -> None:
+    from evalcache.runner.core import run_warmup
+    from evalcache.runner.params import parse_params
+
+    assert run_warmup(parse_params(params)) == warmup

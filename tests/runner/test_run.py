@@ -66,6 +66,7 @@ def test_same_seed_same_run_and_baseline_gives_reduction(
         "rate": 20.0,
         "seed": 7,
         "stale_sample": 1.0,
+        "warmup_s": 0,  # every request counted: the summary and the time series agree exactly
     }
     first = run(params, settings=runner_settings, out=tmp_path, progress=False)
     again = run({**params, "baseline": False}, settings=runner_settings, progress=False)
@@ -118,3 +119,16 @@ def test_cache_off_run(runner_settings: Settings) -> None:
     assert s["params"]["cache"] is False
     assert s["hits"] == s["misses"] == 0 and s["uncached"] == s["reads"] > 0
     assert s["db_statements"] == s["reads"] and s["hit_rate"] is None
+
+
+def test_baseline_memo_matches_the_measured_window(runner_settings: Settings) -> None:
+    """Two TTLs over one stream have different default warm-ups (two TTLs each): the second
+    cell must not reuse a baseline counted over the first cell's longer window."""
+    params = {**SYNTHETIC, "duration_s": 60, "baseline": True}
+    for ttl in (2.0, 5.0):
+        s = run({**params, "ttl": {"user_profile": ttl}}, settings=runner_settings).summary
+        assert s["warmup_s"] == 2 * ttl
+        # cache off, every read of the measured window is one statement; no writes, so the
+        # reduction is the hit rate
+        assert s["db_statements_baseline"] == s["reads"]
+        assert s["db_reduction"] == pytest.approx(s["hit_rate"])
