@@ -29,6 +29,7 @@ PARAMETERS: dict[str, list[tuple[str, object]]] = {
         ("refresh", None),
         ("stampede", None),
         ("rate", None),
+        ("warmup_s", None),
         ("results_dir", "../runs/notebook"),
     ],
     "ttl_sweep": [("sweep_dir", "../runs/default")],
@@ -65,7 +66,7 @@ from evalcache.report import charts, scorecard
 params = dict(
     workload=workload, strategy=strategy, ttl_scale=ttl_scale, mode=mode,
     duration_s=duration_s, seed=seed, scale=scale, stale_sample=stale_sample,
-    refresh=refresh, stampede=stampede, rate=rate,
+    refresh=refresh, stampede=stampede, rate=rate, warmup_s=warmup_s,
 )
 result = runner.run(
     {k: v for k, v in params.items() if v is not None}, out=Path(results_dir),
