@@ -442,10 +442,12 @@ def read_sweep_record(out: Path) -> dict[str, Any]:
 
 
 def collect(out: Path) -> pd.DataFrame:
-    """Every run under a sweep folder (``evalcache.results.load_runs``) plus its cell.
+    """The runs of the sweep's cells (``evalcache.results.load_runs``) plus their cell.
 
     Adds ``cell`` and ``cell_status`` columns, and fills ``param_<name>`` from the cell's sweep
-    parameters where the run's own summary does not have it.
+    parameters where the run's own summary does not have it. Runs in folders of cells the
+    sweep no longer has (an earlier version of the sweep file, re-run into the same folder)
+    are left out: they are kept on disk but would mix old and new settings in one report.
     """
     # imported here so that sweeps run (and this module imports) without the results module
     load_runs: Any = importlib.import_module("evalcache.results").load_runs
@@ -462,6 +464,7 @@ def collect(out: Path) -> pd.DataFrame:
         return first if first in cells else None
 
     runs["cell"] = [cell_of(f) for f in runs["folder"]] if len(runs) else []
+    runs = runs[runs["cell"].notna()].reset_index(drop=True)
     runs["cell_status"] = [cells[c]["status"] if c else None for c in runs["cell"]]
     sweep_params = pd.DataFrame(
         [

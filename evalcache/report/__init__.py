@@ -100,6 +100,8 @@ def build_reports(
 
     runs = collect(sweep_dir)
     families: Any = importlib.import_module("evalcache.results").load_families(sweep_dir)
+    if len(families):  # the families of the sweep's current cells only, as collect's runs
+        families = families[families["folder"].isin(runs["folder"])]
     links = [run_pages.get(str(c)) if isinstance(c, str) else None for c in runs.get("cell", [])]
     score = scorecard.scorecard(runs, families) if len(runs) else pd.DataFrame()
     rec = scorecard.recommend(runs, families, workload).text if len(runs) else ""

@@ -361,7 +361,10 @@ def figure_data_uri(fig: Figure) -> str:
 
 
 def attach_params(families: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Add the runs' ``param_*`` (and ``cell``) columns to a per-family table, by ``folder``."""
+    """Add the runs' ``param_*`` (and ``cell``) columns to a per-family table, by ``folder``.
+
+    Only families of ``runs`` are kept (a sweep's collect leaves out runs of stale cells).
+    """
     if families.empty or "folder" not in families or "folder" not in runs:
         return families
     extra = [
@@ -369,7 +372,7 @@ def attach_params(families: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         for c in runs.columns
         if (c.startswith("param_") or c == "cell") and c not in families.columns
     ]
-    return families.merge(runs[["folder", *extra]], on="folder", how="left")
+    return families.merge(runs[["folder", *extra]], on="folder", how="inner")
 
 
 def column(runs: pd.DataFrame, *candidates: str) -> str | None:

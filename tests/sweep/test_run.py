@@ -183,3 +183,20 @@ def test_kernels_talk_over_private_unix_sockets(
     err = capfd.readouterr().err
     assert "without encryption" not in err and "KeyboardInterrupt" not in err
     assert interrupts == []  # shutdown asked the kernel to stop, it did not signal it
+
+
+def test_collect_leaves_out_cells_the_sweep_no_longer_has(tmp_path: Path) -> None:
+    """Re-running an edited sweep into the same folder must not mix old cells into reports."""
+    from evalcache.report.charts import attach_params
+    from evalcache.results import load_families
+
+    from .fake_runs import write_fake_run
+
+    current = write_fake_run(tmp_path / "now" / "results", {"seed": 1})
+    write_fake_run(tmp_path / "before" / "results", {"seed": 2})  # an older sweep's cell
+    cell = {"name": "now", "params": {"seed": 1}, "status": "ok"}
+    (tmp_path / "sweep.json").write_text(json.dumps({"name": "s", "cells": [cell]}))
+    runs = collect(tmp_path)
+    assert list(runs["cell"]) == ["now"] and list(runs["folder"]) == [str(current)]
+    families = attach_params(load_families(tmp_path), runs)
+    assert len(families) > 0 and set(families["folder"]) == {str(current)}
