@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import functools
 import hashlib
 import importlib
 import itertools
@@ -70,6 +71,7 @@ def kernel_options() -> dict[str, Any]:
     return options
 
 
+@functools.cache  # one class for every notebook run in this process
 def _ipc_kernel_manager() -> type:
     import shutil
     import tempfile
