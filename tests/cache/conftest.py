@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,12 +15,7 @@ import redis
 
 from evalcache.cache import DatabaseCache
 from evalcache.clock import VirtualClock
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from evalcache.embedded import free_port
 
 
 class RedisProcess:
@@ -90,6 +85,7 @@ def own_redis() -> Iterator[RedisProcess]:
         if server.proc is not None:
             server.thaw()
         server.stop()
+        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 @pytest.fixture

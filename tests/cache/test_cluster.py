@@ -15,8 +15,7 @@ from redis.cluster import RedisCluster
 
 from evalcache.cache import ANY, NO_VALUE, DatabaseCache
 from evalcache.clock import VirtualClock
-
-from .conftest import free_port
+from evalcache.embedded import free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

@@ -1,38 +1,21 @@
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from evalcache.embedded import free_port
+from evalcache.embedded import scratch_redis
 from evalcache.metrics import redis_snapshot
 
 
 @pytest.fixture
 def private_redis() -> Iterator[redis.Redis]:
     """A Redis of this test's own: command counts on the shared server include other clients."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server not installed")
-    port = free_port()
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.02)
-    yield client
-    client.close()
-    proc.terminate()
-    proc.wait(5)
+    with scratch_redis() as url:
+        client = redis.Redis.from_url(url)
+        yield client
+        client.close()
 
 
 @pytest.mark.redis
