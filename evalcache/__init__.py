@@ -5,8 +5,8 @@ from __future__ import annotations
 from evalcache.cache import NO_VALUE, DatabaseCache, escape_pattern
 from evalcache.clock import Clock, SystemClock, VirtualClock
 from evalcache.errors import ConfigError, EvalCacheError, ServiceError, UnknownNameError
-from evalcache.events import WriteEvent
 from evalcache.settings import Settings
+from evalcache.strategies.api import WriteEvent
 
 __all__ = [
     "NO_VALUE",

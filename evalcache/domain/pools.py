@@ -60,7 +60,7 @@ def load_id_pools(conn: Connection) -> dict[str, np.ndarray | list[str]]:
 
 def load_expert_specializations(conn: Connection) -> dict[int, tuple[str, ...]]:
     """Expert id -> its specialization names (sorted); static after seeding, so an
-    invalidation strategy can load it once (see ``dependencies.QUERY_FAMILIES``)."""
+    invalidation strategy can load it once (see :mod:`evalcache.domain.invalidation`)."""
     rows = conn.execute(
         text(
             """SELECT es.expert_id, s.name FROM expert_specializations es

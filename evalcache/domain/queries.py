@@ -6,8 +6,9 @@ clock). Results are plain JSON data (see :mod:`evalcache.domain._json`): ISO-860
 for timestamps, ``float`` for NUMERIC, deterministic order with ``id`` as the tie-break, and no
 wall-clock field, so a cached copy can be compared with a fresh one by equality.
 
-Which rows each query family reads (and so which write events make it stale) is the table
-:data:`QUERY_FAMILIES` in :mod:`evalcache.domain.dependencies`.
+Which family each query serves, and the tables it reads, is its record in
+:data:`evalcache.domain.families.FAMILIES`; which writes make it stale is
+:mod:`evalcache.domain.invalidation`.
 
 Examples
 --------

@@ -18,26 +18,29 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, text
 
-from evalcache.cache.loading import DatabaseCache
+from evalcache.cache import DatabaseCache
 from evalcache.clock import Clock
 from evalcache.domain import writes as w
+from evalcache.domain.families import as_id
+from evalcache.domain.invalidation import AppDependencies
 from evalcache.domain.pools import load_expert_specializations
 from evalcache.domain.readspecs import (
-    FAMILIES,
     TTLSettings,
-    as_id,
     build_spec,
     run_many,
     run_query,
     spec_from_key,
 )
 from evalcache.errors import ConfigError, UnknownNameError
-from evalcache.events import WriteEvent
-from evalcache.strategies.base import BaseStrategy, ReadSpec
-from evalcache.strategies.registry import get_strategy
+from evalcache.strategies import (
+    DependencyMap,
+    InvalidationStrategy,
+    ReadSpec,
+    WriteEvent,
+    get_strategy,
+)
 
 __all__ = [
-    "FAMILIES",
     "WRITE_OPS",
     "CachedRepository",
     "InvalidTransition",
@@ -86,7 +89,7 @@ class CachedRepository:
     cache: a :class:`DatabaseCache`, or ``None`` for the cache-off baseline (every read goes
         to the database; writes still return events; nothing is invalidated).
     strategy: a registered name (:func:`evalcache.strategies.strategy_names`) or an unbound
-        strategy instance.
+        strategy (anything meeting :class:`~evalcache.strategies.api.InvalidationStrategy`).
     ttls: entry TTLs per family.
     clock: the run's clock; queries and writes use ``now`` from it.
     expert_specs: expert id -> specialization names (static); loaded when ``None``.
@@ -97,7 +100,7 @@ class CachedRepository:
         self,
         engine: Engine,
         cache: DatabaseCache | None,
-        strategy: BaseStrategy | str = "explicit",
+        strategy: InvalidationStrategy | str = "explicit",
         *,
         ttls: TTLSettings | None = None,
         clock: Clock,
@@ -111,8 +114,10 @@ class CachedRepository:
             strategy = get_strategy(strategy, **dict(strategy_options or {}))
         elif strategy_options:
             raise ConfigError("strategy_options", "only accepted with a strategy name")
-        if not isinstance(strategy, BaseStrategy):
-            raise ConfigError("strategy", f"{strategy!r}; accepted: a name or a BaseStrategy")
+        if not isinstance(strategy, InvalidationStrategy):
+            raise ConfigError(
+                "strategy", f"{strategy!r}; accepted: a name or an InvalidationStrategy"
+            )
         self.engine = engine
         self.cache: DatabaseCache = cache  # type: ignore[assignment]  # None: checked per call
         self._cached = cache is not None
@@ -123,9 +128,9 @@ class CachedRepository:
             if expert_specs is None:
                 expert_specs = load_expert_specializations(conn)
             admin = conn.execute(text("SELECT min(id) FROM users WHERE role = 'admin'")).scalar()
-        self._specs = {int(k): tuple(v) for k, v in expert_specs.items()}
         self.admin_id = int(admin or 0)
-        self.strategy: BaseStrategy = strategy
+        self.deps: DependencyMap = AppDependencies(engine, expert_specs, self.admin_id)
+        self.strategy: InvalidationStrategy = strategy
         if self._cached:
             strategy.bind(self)
 
@@ -137,9 +142,6 @@ class CachedRepository:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
-
-    def specs_of(self, expert_id: int) -> tuple[str, ...]:
-        return self._specs.get(int(expert_id), ())
 
     def load(self, spec: ReadSpec) -> Any:
         with self.engine.connect() as conn:
@@ -159,15 +161,14 @@ class CachedRepository:
     # -- reads -----------------------------------------------------------------------------
     def read(self, family: str, *args: Any) -> ReadOutcome:
         """Read ``family`` with the workload's ``args`` through the cache (module docstring of
-        :mod:`evalcache.domain.readspecs` lists the families, keys and TTLs)."""
+        :mod:`evalcache.domain.families` lists the families, keys and TTLs)."""
         if family == "user_profiles_batch":
             values, outcome = self._read_batch(args)
             return ReadOutcome(values, outcome, False, family)
         spec = self.spec(family, *args)
         if not self._cached:
             return ReadOutcome(self.load(spec), "uncached", False, family)
-        key = self.strategy.keys([spec])[0]
-        value, loaded = self.strategy.fetch(spec, key, lambda: self.load(spec))
+        value, loaded = self.strategy.read(spec, lambda: self.load(spec))
         return ReadOutcome(value, "miss" if loaded else "hit", value is None and not loaded,
                            family)  # fmt: skip
 
@@ -187,8 +188,7 @@ class CachedRepository:
             vals = self.load_many(specs)
             by_id = dict(zip(unique, vals, strict=True))
             return [by_id[u] for u in ids], "uncached"
-        keys = self.strategy.keys(specs)
-        got = self.strategy.fetch_many(specs, keys)
+        got = self.strategy.read_many(specs)
         by_id = {u: v for u, (v, _) in zip(unique, got, strict=True)}
         hit = not any(loaded for _, loaded in got)
         return [by_id[u] for u in ids], "hit" if hit else "miss"

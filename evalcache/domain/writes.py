@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, text
 from evalcache.domain._json import iso, require_aware
 from evalcache.domain.models import APPOINTMENT_STATUSES, VERIFICATION_STATUSES
 from evalcache.errors import ConfigError, EvalCacheError
-from evalcache.events import WriteEvent
+from evalcache.strategies.api import WriteEvent
 
 UpdateType = Literal["profile", "preferences", "verification"]
 UPDATE_TYPES: tuple[str, ...] = ("profile", "preferences", "verification")

@@ -15,7 +15,6 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import time
 import uuid
@@ -33,6 +32,8 @@ from sqlalchemy.pool import NullPool
 from evalcache.cache import DatabaseCache
 from evalcache.clock import Clock, SystemClock, VirtualClock
 from evalcache.domain.pools import load_expert_specializations, load_id_pools
+from evalcache.domain.readspecs import TTLSettings
+from evalcache.domain.repositories import CachedRepository
 from evalcache.metrics import (
     ServerStatsProbe,
     StatementCounter,
@@ -57,10 +58,8 @@ from evalcache.runner.serve import Executor
 from evalcache.runner.summary import Measured, build_summary
 from evalcache.services import services_session
 from evalcache.settings import Settings
+from evalcache.strategies import strategy_class
 from evalcache.workload import WorkloadGenerator, WorkloadSpec
-
-#: Strategies that leave entries in place on a write (the model then has no delete rate).
-NO_DELETE_STRATEGIES = ("ttl", "write_through")
 
 
 def map_pools(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -90,7 +89,9 @@ def model_hit_rate(
     _, rates = gen.key_rates("read:user_profile")
     read_rate = float(rates.sum())
     probs = gen.popularity("users").probabilities()
-    mu = 0.0 if rp.strategy in NO_DELETE_STRATEGIES else spec.rate * spec.write_ratio
+    # a strategy that leaves entries in place on a write gives the model no delete rate
+    misses = strategy_class(rp.strategy).misses_after_write
+    mu = spec.rate * spec.write_ratio if misses else 0.0
     return predicted_hit_rate(read_rate, probs, ttl, write_rate=mu)
 
 
@@ -99,11 +100,8 @@ def run_warmup(rp: RunParams) -> float:
     return default_warmup(rp, rp.spec(), float(_ttls(rp).for_family("user_profile")))
 
 
-def _ttls(rp: RunParams) -> Any:
-    from evalcache.domain.repositories import TTLSettings
-
-    base = dataclasses.replace(TTLSettings(), **rp.ttl) if rp.ttl else TTLSettings()
-    return base.scaled(rp.ttl_scale)
+def _ttls(rp: RunParams) -> TTLSettings:
+    return TTLSettings(**rp.ttl).scaled(rp.ttl_scale)
 
 
 def live_footprint(client: redis.Redis, cache: DatabaseCache) -> tuple[int, int]:
@@ -131,8 +129,6 @@ def execute(
     label: str = "run",
 ) -> Measured:
     """Run the stream once on a fresh copy of the template; return the raw measurements."""
-    from evalcache.domain.repositories import CachedRepository
-
     spec = rp.spec()
     ttls = _ttls(rp)
     with database_copy(template_url, "base" if not cache_on else "run") as url:

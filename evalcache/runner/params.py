@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from evalcache.domain.readspecs import TTLSettings
 from evalcache.errors import ConfigError, UnknownNameError
 from evalcache.workload import WorkloadSpec, get_workload, parse_duration, workload_names
-from evalcache.workload.spec import FAMILIES
 
 MODES: tuple[str, ...] = ("virtual", "live")
 REFRESH: tuple[str, ...] = ("none", "threshold", "xfetch")
@@ -32,11 +32,8 @@ CONTRACT_STRATEGIES: tuple[str, ...] = (
     "table",
     "lease",
 )
-#: TTL override keys (``ttl`` parameter): the families with their own TTL, plus ``negative``.
-TTL_KEYS: tuple[str, ...] = (
-    *(f for f in FAMILIES if f != "user_profiles_batch"),
-    "negative",
-)
+#: TTL override keys (``ttl`` parameter): the registry's TTL settings, plus ``negative``.
+TTL_KEYS: tuple[str, ...] = TTLSettings.NAMES
 #: The seed plan's refresh-ahead threshold (refresh at 80 % of the TTL).
 SEED_REFRESH_THRESHOLD = 0.8
 XFETCH_BETA = 1.0

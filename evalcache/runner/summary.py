@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from evalcache.domain.families import FAMILIES
 from evalcache.metrics import DbCounts, RedisSnapshot, ServerCounts, age_percentiles
 from evalcache.results import empty_summary
 from evalcache.runner.params import RunParams
 from evalcache.runner.serve import Executor
 from evalcache.workload import WorkloadSpec
-from evalcache.workload.spec import FAMILIES
 
 if TYPE_CHECKING:  # baseline imports this module
     from evalcache.runner.baseline import Baseline

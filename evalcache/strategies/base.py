@@ -1,10 +1,8 @@
-"""The invalidation-strategy contract and a base class with the common fill paths.
+"""Default strategy behaviour: seed-plan keys, lease fills, no invalidation, counted writes.
 
-A strategy sees the repository through :class:`Host` (cache, engine, admin id, specialization
-map, the uncached loader and key parsing) and decides three things: the key of an entry
-(:meth:`keys`: generation/table embed counters), how an entry is filled (:meth:`fetch`:
-race-free ``get_or_load`` leases, or the seed plan's plain GET-then-SET) and what a committed
-write does to the cache (:meth:`on_write`).
+:class:`BaseStrategy` fills through the cache core's ``get_or_load`` (leases: a load that
+raced an invalidation is dropped). :class:`PlainFills` is the seed plan's cache-aside instead
+(GET, load, SET), which can store a value loaded before a concurrent invalidation.
 """
 
 from __future__ import annotations
@@ -12,106 +10,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from evalcache.cache.entry import NO_VALUE
-from evalcache.cache.keys import ANY, Part
-from evalcache.events import WriteEvent
-from evalcache.strategies.deps import (
-    Related,
-    Target,
-    event_groups,
-    lookup_related,
-    needs_lookup,
-)
+from evalcache.strategies.api import Host, ReadSpec, Target, WriteEvent
 
 if TYPE_CHECKING:
-    from evalcache.cache.loading import DatabaseCache
-
-
-@dataclass(frozen=True, slots=True)
-class ReadSpec:
-    """One cacheable read: what the repository asks a strategy to key and fill.
-
-    Attributes
-    ----------
-    family: contract family (``evalcache.workload.spec.FAMILIES``), the counters' label.
-    key_family, parts: the seed plan's key (``cache.key(key_family, *parts)``).
-    ttl: clock seconds for a value (negative entries use the repository's negative TTL).
-    groups: dependency groups (``strategies.deps``), known before loading.
-    tables: tables the query reads.
-    args: the normalised query arguments.
-    """
-
-    family: str
-    key_family: str
-    parts: tuple[Part, ...]
-    ttl: float
-    groups: tuple[str, ...]
-    tables: tuple[str, ...]
-    args: tuple[Any, ...]
-
-
-class Host(Protocol):
-    """What a strategy may use of the repository it is bound to."""
-
-    cache: DatabaseCache
-    engine: Engine
-    admin_id: int
-    negative_ttl: float
-
-    def specs_of(self, expert_id: int) -> tuple[str, ...]: ...
-
-    def load(self, spec: ReadSpec) -> Any: ...
-
-    def load_many(self, specs: Sequence[ReadSpec]) -> list[Any]: ...
-
-    def spec_from_key(self, key: str) -> ReadSpec | None: ...
-
-
-@runtime_checkable
-class InvalidationStrategy(Protocol):
-    """A pluggable invalidation strategy (see :mod:`evalcache.strategies`)."""
-
-    name: str
-    race_free: bool
-
-    def bind(self, host: Host) -> None: ...
-
-    def keys(self, specs: Sequence[ReadSpec]) -> list[str]: ...
-
-    def tags(self, spec: ReadSpec) -> tuple[str, ...]: ...
-
-    def fetch(self, spec: ReadSpec, key: str, loader: Callable[[], Any]) -> tuple[Any, bool]: ...
-
-    def fetch_many(
-        self, specs: Sequence[ReadSpec], keys: Sequence[str]
-    ) -> list[tuple[Any, bool]]: ...
-
-    def on_write(self, event: WriteEvent) -> None: ...
-
-    def tick(self, now: float) -> None: ...
-
-    def drain(self, timeout: float = 5.0) -> bool: ...
-
-    def stats(self) -> dict[str, Any]: ...
-
-    def close(self) -> None: ...
+    from evalcache.cache import DatabaseCache
 
 
 class BaseStrategy:
-    """Defaults: seed-plan keys, race-free ``get_or_load`` fills, no invalidation.
-
-    ``plain_fills = True`` switches to the seed plan's cache-aside (GET, load, SET), which can
-    store a value loaded before a concurrent invalidation (``race_free`` must then be False).
-    """
+    """Defaults of the contract (:class:`~evalcache.strategies.api.InvalidationStrategy`):
+    entries under the spec's own key, race-free lease fills, writes do nothing."""
 
     name = "base"
     race_free = True
-    plain_fills = False
+    misses_after_write = True
+    refreshes = True
 
     def __init__(self) -> None:
         self._host: Host | None = None
@@ -133,24 +48,31 @@ class BaseStrategy:
         return self.host.cache
 
     # -- keys and tags ---------------------------------------------------------------------
-    def keys(self, specs: Sequence[ReadSpec]) -> list[str]:
-        return [self.cache.key(s.key_family, *s.parts) for s in specs]
+    def keys(self, specs: Sequence[ReadSpec]) -> list[str] | None:
+        """Entry keys of ``specs``; ``None`` when they cannot be known now (Redis down)."""
+        cache = self.cache
+        return [cache.key(s.key_family, *s.parts) for s in specs]
 
     def tags(self, spec: ReadSpec) -> tuple[str, ...]:
         return ()
 
-    # -- fills -----------------------------------------------------------------------------
-    def fetch(self, spec: ReadSpec, key: str, loader: Callable[[], Any]) -> tuple[Any, bool]:
-        """``(value, loaded)``: ``loaded`` is True when this call ran ``loader`` (a miss)."""
-        cache = self.cache
-        if self.plain_fills:
-            value = cache.get(key, family=spec.family)
-            if value is not NO_VALUE:
-                return value, False
-            value = loader()
-            ttl = self.host.negative_ttl if value is None else spec.ttl
-            cache.set(key, value, ttl, tags=self.tags(spec))
-            return value, True
+    # -- reads -----------------------------------------------------------------------------
+    def read(self, spec: ReadSpec, loader: Callable[[], Any]) -> tuple[Any, bool]:
+        keys = self.keys([spec])
+        if keys is None:
+            return self.cache.load_uncached(loader, family=spec.family), True
+        return self.fill(spec, keys[0], loader)
+
+    def read_many(self, specs: Sequence[ReadSpec]) -> list[tuple[Any, bool]]:
+        keys = self.keys(specs)
+        if keys is None:
+            family = specs[0].family if specs else None
+            values = self.cache.load_uncached(lambda: self.host.load_many(specs), family=family)
+            return [(v, True) for v in values]
+        return self.fill_many(specs, keys)
+
+    def fill(self, spec: ReadSpec, key: str, loader: Callable[[], Any]) -> tuple[Any, bool]:
+        """``(value, loaded)`` of one entry through ``get_or_load`` (leases, single flight)."""
         ran = False
 
         def run() -> Any:
@@ -158,7 +80,7 @@ class BaseStrategy:
             ran = True
             return loader()
 
-        value = cache.get_or_load(
+        value = self.cache.get_or_load(
             key,
             run,
             spec.ttl,
@@ -168,26 +90,18 @@ class BaseStrategy:
         )
         return value, ran
 
-    def fetch_many(self, specs: Sequence[ReadSpec], keys: Sequence[str]) -> list[tuple[Any, bool]]:
+    def fill_many(self, specs: Sequence[ReadSpec], keys: Sequence[str]) -> list[tuple[Any, bool]]:
         """Batch fill: one MGET, then ONE query for the missing entries.
 
-        Plain fills SET the loaded values afterwards (the seed plan). Race-free fills first
-        take every missing key's lease (nested ``get_or_load`` calls, the innermost loader runs
-        the single query for every lease still held), so a concurrent invalidation of any of
-        them drops that late result exactly as for single reads.
+        Every missing key's lease is taken first (nested ``get_or_load`` calls; the innermost
+        loader runs the single query for every lease still held), so a concurrent
+        invalidation of any of them drops that late result exactly as for single reads.
         """
         cache = self.cache
         got = cache.mget(keys, family=specs[0].family if specs else None)
         out: list[tuple[Any, bool]] = [(v, False) for v in got]
         missing = [i for i, v in enumerate(got) if v is NO_VALUE]
         if not missing:
-            return out
-        if self.plain_fills:
-            values = self.host.load_many([specs[i] for i in missing])
-            for i, v in zip(missing, values, strict=True):
-                ttl = self.host.negative_ttl if v is None else specs[i].ttl
-                cache.set(keys[i], v, ttl, tags=self.tags(specs[i]))
-                out[i] = (v, True)
             return out
         loaded: dict[int, Any] = {}
         stack: list[int] = []
@@ -233,7 +147,9 @@ class BaseStrategy:
         """Time and count :meth:`invalidate` (the strategy's reaction to a committed write)."""
         t0 = time.perf_counter()
         removed = self.invalidate(event)
-        ms = (time.perf_counter() - t0) * 1000
+        self.count_invalidation(removed, (time.perf_counter() - t0) * 1000)
+
+    def count_invalidation(self, removed: int, ms: float) -> None:
         with self._lock:
             self._counts["invalidations"] += 1
             self._counts["keys_removed"] += removed
@@ -243,24 +159,17 @@ class BaseStrategy:
         """React to ``event``; return the number of keys removed (or written)."""
         return 0
 
-    def groups_of(self, event: WriteEvent, *, lookup: bool = True) -> list[str]:
-        """The dependency groups ``event`` makes stale (exact with ``lookup``)."""
-        related: Related | None = None
-        if lookup and needs_lookup(event):
-            with self.host.engine.connect() as conn:
-                related = lookup_related(conn, event)
-        return event_groups(event, self.host.specs_of, related)
-
     def apply_targets(self, targets: Sequence[Target]) -> int:
-        """Delete direct keys in one UNLINK; SCAN + UNLINK each target containing ``ANY``."""
+        """Delete direct keys in one UNLINK; SCAN + UNLINK each pattern target."""
         cache = self.cache
-        direct = [cache.key(f, *p) for f, p in targets if ANY not in p]  # type: ignore[arg-type]
+        direct = [cache.key(t.family, *t.parts) for t in targets if not t.is_pattern]  # type: ignore[arg-type]
         removed = cache.invalidate(direct) if direct else 0
-        for f, p in targets:
-            if ANY in p:
-                removed += cache.invalidate_pattern(cache.pattern(f, *p))
+        for t in targets:
+            if t.is_pattern:
+                removed += cache.invalidate_pattern(cache.pattern(t.family, *t.parts))
         return removed
 
+    # -- time and lifecycle ----------------------------------------------------------------
     def tick(self, now: float) -> None:
         return None
 
@@ -276,3 +185,39 @@ class BaseStrategy:
 
     def close(self) -> None:
         return None
+
+
+class PlainFills(BaseStrategy):
+    """The seed plan's cache-aside fills: GET; on a miss load and SET (no lease).
+
+    A reader that loaded before a write and SETs after its invalidation leaves a stale entry,
+    so strategies filling this way are not race-free; refresh ahead never runs (no
+    ``get_or_load``).
+    """
+
+    race_free = False
+    refreshes = False
+
+    def fill(self, spec: ReadSpec, key: str, loader: Callable[[], Any]) -> tuple[Any, bool]:
+        cache = self.cache
+        value = cache.get(key, family=spec.family)
+        if value is not NO_VALUE:
+            return value, False
+        value = loader()
+        ttl = self.host.negative_ttl if value is None else spec.ttl
+        cache.set(key, value, ttl, tags=self.tags(spec))
+        return value, True
+
+    def fill_many(self, specs: Sequence[ReadSpec], keys: Sequence[str]) -> list[tuple[Any, bool]]:
+        cache = self.cache
+        got = cache.mget(keys, family=specs[0].family if specs else None)
+        out: list[tuple[Any, bool]] = [(v, False) for v in got]
+        missing = [i for i, v in enumerate(got) if v is NO_VALUE]
+        if not missing:
+            return out
+        values = self.host.load_many([specs[i] for i in missing])
+        for i, v in zip(missing, values, strict=True):
+            ttl = self.host.negative_ttl if v is None else specs[i].ttl
+            cache.set(keys[i], v, ttl, tags=self.tags(specs[i]))
+            out[i] = (v, True)
+        return out

@@ -28,7 +28,7 @@ import redis
 
 from evalcache.cache.loading import DatabaseCache
 from evalcache.embedded import scratch_redis
-from evalcache.strategies.versioned import GenerationStrategy
+from evalcache.strategies.generation import GenerationStrategy
 
 PER_USER = 10
 STRATEGIES: tuple[str, ...] = ("pattern", "tags", "generation")

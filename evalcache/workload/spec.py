@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from evalcache.domain.families import FAMILIES as _REGISTRY
 from evalcache.errors import ConfigError, UnknownNameError
 from evalcache.workload.arrivals import Burst, validate_duration, validate_rate
 from evalcache.workload.popularity import PopularitySpec, validate_theta
@@ -62,16 +63,7 @@ def _write(name: str, *pools: str, details: tuple[str, ...] = ()) -> Operation:
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
-        _read("user_profile", "users"),
-        _read("user_profiles_batch", "users", batch=True),
-        _read("expert_basic", "experts"),
-        _read("expert_full", "experts"),
-        _read("experts_by_spec", "specializations"),
-        _read("user_appointments", "users"),
-        _read("expert_appointments", "experts"),
-        _read("dashboard_admin"),
-        _read("dashboard_expert", "experts"),
-        _read("dashboard_user", "users"),
+        *(_read(f.name, *f.pools, batch=f.batch) for f in _REGISTRY.values()),
         _write("user_profile", "users", details=("profile", "preferences", "verification")),
         _write("availability", "experts"),
         _write("create_appointment", "users", "experts"),
@@ -81,8 +73,8 @@ OPERATIONS: dict[str, Operation] = {
     )
 }
 
-#: Query families, as named in results.
-FAMILIES: tuple[str, ...] = tuple(op.family for op in OPERATIONS.values() if op.family is not None)
+#: Query families, as named in results (the registry's order).
+FAMILIES: tuple[str, ...] = tuple(_REGISTRY)
 
 #: Id pools operations draw from.
 POOLS: tuple[str, ...] = tuple(sorted({p for op in OPERATIONS.values() for p in op.pools}))

@@ -15,7 +15,7 @@ from evalcache.domain import queries as q
 from evalcache.domain import writes as w
 from evalcache.domain.seeding import table_checksums
 from evalcache.errors import ConfigError
-from evalcache.events import WriteEvent
+from evalcache.strategies.api import WriteEvent
 
 from .conftest import NOW, D, H, load_small
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from evalcache.domain.repositories import CachedRepository, InvalidTransition
-from evalcache.events import WriteEvent
+from evalcache.strategies.api import WriteEvent
 
 from .conftest import Hot
 

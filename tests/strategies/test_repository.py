@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import Engine, event
 
 from evalcache.clock import VirtualClock
+from evalcache.domain.families import FAMILIES
 from evalcache.domain.repositories import (
-    FAMILIES,
     CachedRepository,
     InvalidTransition,
     TTLSettings,
@@ -94,10 +94,15 @@ def test_invalid_transitions_and_bad_writes(make_repo: RepoFactory, hot: Hot) ->
 
 def test_ttl_settings() -> None:
     t = TTLSettings()
-    assert (t.user_profile, t.expert_full, t.dashboard_user, t.negative) == (3600, 300, 900, 60)
+    assert (t["user_profile"], t["expert_full"], t["dashboard_user"], t.negative) == (
+        3600,
+        300,
+        900,
+        60,
+    )
     assert t.for_family("user_profiles_batch") == 3600
-    assert t.scaled(2).dashboard_admin == 600
-    assert TTLSettings.from_mapping({"expert_full": 30}).expert_full == 30
+    assert t.scaled(2)["dashboard_admin"] == 600
+    assert TTLSettings.from_mapping({"expert_full": 30})["expert_full"] == 30
     with pytest.raises(ConfigError, match="accepted: user_profile"):
         TTLSettings.from_mapping({"profile": 1})
     with pytest.raises(ConfigError, match="expert_full"):

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from evalcache.clock import VirtualClock
-from evalcache.domain.repositories import FAMILIES, TTLSettings
+from evalcache.domain.families import FAMILIES
+from evalcache.domain.readspecs import TTLSettings
 from evalcache.strategies import strategy_names
 
 from .conftest import START, Hot, RepoFactory

@@ -19,18 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-FAMILIES = (
-    "user_profile",
-    "user_profiles_batch",
-    "expert_basic",
-    "expert_full",
-    "experts_by_spec",
-    "user_appointments",
-    "expert_appointments",
-    "dashboard_admin",
-    "dashboard_expert",
-    "dashboard_user",
-)
+from evalcache.domain.families import FAMILIES as REGISTRY
+
+FAMILIES = tuple(REGISTRY)
 OUTCOMES = ("all", "hit", "miss", "uncached", "write")
 NOTEBOOK = Path(__file__).with_name("fixture_experiment.ipynb")
 

@@ -1,4 +1,4 @@
-"""``ttl`` (no invalidation) and ``seed`` (the seed plan's invalidation code, exactly as written).
+"""``seed``: the seed plan's invalidation code, exactly as written.
 
 The seed plan (``database-cache-integration-plan.md``) invalidates with these calls; each is
 reproduced with its own key strings, including those that match nothing in the plan's own key
@@ -33,21 +33,14 @@ Fills are the plan's GET-then-SET (not race-free).
 from __future__ import annotations
 
 from evalcache.cache.keys import ANY, escape_pattern
-from evalcache.events import WriteEvent
-from evalcache.strategies.base import BaseStrategy
+from evalcache.strategies.api import WriteEvent
+from evalcache.strategies.base import PlainFills
 
 FLUSH_EVERY = 30 * 60.0
 STALE_THRESHOLD = 24 * 60 * 60.0
 
 
-class TTLStrategy(BaseStrategy):
-    """No invalidation at all: entries are stale until they expire."""
-
-    name = "ttl"
-    race_free = False  # nothing is invalidated, so there is no invalidation to race with
-
-
-class SeedStrategy(BaseStrategy):
+class SeedStrategy(PlainFills):
     """The seed plan's invalidation calls, key strings and all (see the module docstring).
 
     Parameters
@@ -57,8 +50,6 @@ class SeedStrategy(BaseStrategy):
     """
 
     name = "seed"
-    race_free = False
-    plain_fills = True
 
     def __init__(self, flush_every: float = FLUSH_EVERY) -> None:
         super().__init__()

@@ -1,0 +1,185 @@
+"""The application's invalidation knowledge: which dependency groups a write makes stale, and
+which cache keys hold a group's entries (the :class:`~evalcache.strategies.api.DependencyMap`
+strategies are given).
+
+Entry side: each family's groups are in its registry record (:mod:`evalcache.domain.families`).
+Write side (``specs(E)`` static after seeding; ``patients(E)`` / ``experts(U)`` looked up after
+the commit, see :func:`lookup_related`)::
+
+    user_updated                user:U; +admin if detail 'verification'; if detail 'profile':
+                                expert:E + spec:S for S in specs(E) (U is expert E's user),
+                                patient:P for P in patients(E) (their lists embed E's name),
+                                expert_appts:X for X in experts(U) (X's lists embed U's name)
+    availability_updated        slots:E
+    appointment_created         patient:U expert_appts:E admin (+slots:E if a slot was booked)
+    appointment_status_changed  patient:U expert_appts:E admin
+    payment_completed           patient:U expert_appts:E admin
+    review_added                expert:E + spec:S for S in specs(E) (rating and order change)
+
+The post-commit look-ups are exact because appointments are never deleted: an entry embedding
+E's name for patient P exists only if an appointment (P, E) exists, which the look-up sees; an
+appointment created concurrently invalidates ``patient:P`` itself after its own commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, text
+
+from evalcache.cache.keys import ANY, Part, _Any
+from evalcache.domain.changefeed import PgChangeFeed
+from evalcache.domain.models import APPOINTMENT_STATUSES
+from evalcache.strategies.api import WILD, ChangeHandler, Target, WriteEvent
+
+STATUS_PARTS: tuple[str, ...] = ("all", *APPOINTMENT_STATUSES)
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """Ids looked up after a profile commit. ``None`` = not looked up (wildcard)."""
+
+    patients: tuple[int, ...] | None = None  # patients of ev.expert_id
+    experts: tuple[int, ...] | None = None  # experts of ev.user_id (as a patient)
+    looked_up: bool = field(default=False)
+
+
+def needs_lookup(event: WriteEvent) -> bool:
+    """True when :func:`event_groups` needs :func:`lookup_related` to be exact."""
+    return event.kind == "user_updated" and event.detail == "profile"
+
+
+def lookup_related(conn: Connection, event: WriteEvent) -> Related:
+    """Patients of the event's expert and experts of its user, read after the commit."""
+    if not needs_lookup(event):
+        return Related(looked_up=True)
+    patients: tuple[int, ...] = ()
+    if event.expert_id is not None:
+        patients = tuple(
+            int(x)
+            for x in conn.execute(
+                text("SELECT DISTINCT user_id FROM appointments WHERE expert_id = :e"),
+                {"e": event.expert_id},
+            ).scalars()
+        )
+    experts = tuple(
+        int(x)
+        for x in conn.execute(
+            text("SELECT DISTINCT expert_id FROM appointments WHERE user_id = :u"),
+            {"u": event.user_id},
+        ).scalars()
+    )
+    return Related(patients, experts, looked_up=True)
+
+
+def event_groups(
+    event: WriteEvent,
+    specs_of: Callable[[int], tuple[str, ...]],
+    related: Related | None = None,
+) -> list[str]:
+    """The groups ``event`` makes stale (the write-side table of the module docstring).
+
+    Without ``related`` (no look-up) the embedded-name groups are wildcards (``patient:*``).
+    """
+    out: list[str] = []
+    u, e, kind = event.user_id, event.expert_id, event.kind
+    if kind == "user_updated":
+        out.append(f"user:{u}")
+        if event.detail == "verification":
+            out.append("admin")
+        if event.detail == "profile":
+            rel = related or Related()
+            if e is not None:
+                out.append(f"expert:{e}")
+                out += [f"spec:{s}" for s in specs_of(e)]
+                pats = rel.patients
+                out += [f"patient:{WILD}"] if pats is None else [f"patient:{p}" for p in pats]
+            exps = rel.experts
+            out += [f"expert_appts:{WILD}"] if exps is None else [f"expert_appts:{x}" for x in exps]
+    elif kind == "availability_updated":
+        out.append(f"slots:{e}")
+    elif kind in ("appointment_created", "appointment_status_changed", "payment_completed"):
+        out += [f"patient:{u}", f"expert_appts:{e}", "admin"]
+        if kind == "appointment_created" and "availability_slots" in event.tables:
+            out.append(f"slots:{e}")
+    elif kind == "review_added":
+        out.append(f"expert:{e}")
+        out += [f"spec:{s}" for s in specs_of(e or 0)]
+    return list(dict.fromkeys(out))
+
+
+def group_targets(group: str, admin_id: int) -> list[Target]:
+    """Cache key targets of a group (the key layouts of ``families.py``); :data:`ANY` parts
+    need a SCAN."""
+    kind, _, raw = group.partition(":")
+    gid: Part | _Any = ANY if raw == WILD else raw
+    if kind == "user":
+        return [Target("user_profile", (gid,))]
+    if kind == "expert":
+        return [
+            Target("expert_profile", (gid, "basic")),
+            Target("expert_profile", (gid, "full")),
+            Target("dashboard", ("expert", gid)),
+        ]
+    if kind == "slots":
+        return [Target("expert_profile", (gid, "full")), Target("dashboard", ("expert", gid))]
+    if kind == "spec":
+        return [Target("experts_by_spec", (gid, ANY))]
+    if kind == "patient":
+        if gid is ANY:
+            return [Target("user_appointments", (ANY, ANY)), Target("dashboard", ("user", ANY))]
+        return [Target("user_appointments", (gid, s)) for s in STATUS_PARTS] + [
+            Target("dashboard", ("user", gid))
+        ]
+    if kind == "expert_appts":
+        return [
+            Target("expert_appointments", (gid, ANY, ANY)),
+            Target("dashboard", ("expert", gid)),
+        ]
+    if kind == "admin":
+        return [Target("dashboard", ("admin", admin_id))]
+    raise ValueError(f"unknown dependency group {group!r}")
+
+
+def targets_for(groups: Sequence[str], admin_id: int) -> list[Target]:
+    """Deduplicated targets of several groups."""
+    seen: dict[tuple[str, tuple[str, ...]], Target] = {}
+    for g in groups:
+        for t in group_targets(g, admin_id):
+            seen.setdefault((t.family, tuple(repr(p) for p in t.parts)), t)
+    return list(seen.values())
+
+
+class AppDependencies:
+    """The marketplace's :class:`~evalcache.strategies.api.DependencyMap`.
+
+    Parameters
+    ----------
+    engine: where post-commit look-ups run (the application's engine: they are its load).
+    expert_specs: expert id -> specialization names (static after seeding).
+    admin_id: the admin whose dashboard is cached.
+    """
+
+    def __init__(
+        self, engine: Engine, expert_specs: Mapping[int, tuple[str, ...]], admin_id: int
+    ) -> None:
+        self.engine = engine
+        self.admin_id = admin_id
+        self._specs = {int(k): tuple(v) for k, v in expert_specs.items()}
+
+    def specs_of(self, expert_id: int) -> tuple[str, ...]:
+        return self._specs.get(int(expert_id), ())
+
+    def groups(self, event: WriteEvent, *, exact: bool = True) -> list[str]:
+        related: Related | None = None
+        if exact and needs_lookup(event):
+            with self.engine.connect() as conn:
+                related = lookup_related(conn, event)
+        return event_groups(event, self.specs_of, related)
+
+    def targets(self, groups: Sequence[str]) -> list[Target]:
+        return targets_for(groups, self.admin_id)
+
+    def change_feed(self, handler: ChangeHandler, *, keep_triggers: bool = False) -> PgChangeFeed:
+        return PgChangeFeed(self.engine, handler, keep_triggers=keep_triggers)

@@ -1,0 +1,13 @@
+"""``ttl``: no invalidation at all; entries are stale until they expire."""
+
+from __future__ import annotations
+
+from evalcache.strategies.base import BaseStrategy
+
+
+class TTLStrategy(BaseStrategy):
+    """Nothing happens on a write: a cached answer is served until its TTL runs out."""
+
+    name = "ttl"
+    race_free = False  # nothing is invalidated, so there is no invalidation to race with
+    misses_after_write = False
