@@ -34,7 +34,7 @@ SETTINGS = settings(
 WRITE_SEQ = st.lists(st.sampled_from(WRITES), min_size=3, max_size=6)
 EXACT = [s for s in strategy_names() if s not in ("ttl", "seed")]
 
-# Families the seed plan's invalidation code leaves stale, with why (see strategies/seedplan.py).
+# Families the seed plan's invalidation code leaves stale, with why (see strategies/seed.py).
 SEED_MISSES = {
     "expert_basic": "review_added invalidates nothing; an expert's profile update never "
     "touches expert_profile:E:*",
