@@ -7,6 +7,8 @@ too), so a lazy import cannot hide a dependency.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,17 @@ def test_the_check_sees_hidden_and_relative_imports(tmp_path: Path) -> None:
     assert any(v.endswith("imports evalcache.runner.core") for v in found), found
     assert any(v.endswith("imports evalcache.workload") for v in found), found
     assert not any("strategies.api" in v for v in found), found
+
+
+def test_importing_the_strategy_contract_loads_no_strategy_or_driver() -> None:
+    # registration is lazy: the registry names strategies without importing them
+    code = (
+        "import sys, evalcache.strategies\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('psycopg', 'evalcache.domain',"
+        " 'evalcache.strategies.notify', 'evalcache.strategies.tags')))\n"
+        "print(','.join(loaded))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""
