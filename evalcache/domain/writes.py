@@ -9,6 +9,9 @@ Bad arguments raise :class:`~evalcache.errors.ConfigError` before the database i
 unknown ids raise :class:`NotFoundError` and a write not allowed in the row's current state
 raises :class:`InvalidStateError`, both before anything is written (the transaction is rolled
 back).
+
+Longer than most modules on purpose: one function per write of the application, each with
+its checks, its SQL and the event it reports, read side by side.
 """
 
 from __future__ import annotations
