@@ -14,12 +14,13 @@ SEED   ?= 42
 SWEEP  ?= sweeps/default.yaml
 RUNS   ?= runs
 
-.PHONY: help env report report-steps test lint pytest ci-sweep lab services-status clean browser
+.PHONY: help env report report-steps test lint pytest ci-sweep lab strip-notebooks services-status clean browser
 
 help:
 	@echo "make report  - environment, services, seed, default sweep, HTML reports (reports/index.html)"
 	@echo "make test    - environment, lint (ruff, mypy) and the whole test suite"
 	@echo "make lab     - JupyterLab on notebooks/ with the project's environment"
+	@echo "make strip-notebooks - clear outputs and run metadata from notebooks/ before committing"
 
 # The environment is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -44,8 +45,8 @@ report-steps:
 	$(EC) report --sweep $(RUNS)/default --out reports && exit $$status
 
 lint: env
-	$(BIN)/ruff check evalcache tests seed
-	$(BIN)/ruff format --check evalcache tests seed
+	$(BIN)/ruff check evalcache tests seed notebooks
+	$(BIN)/ruff format --check evalcache tests seed notebooks
 	$(BIN)/mypy
 
 # Headless Chromium for the report test (Debian's package; needs root and apt).
@@ -64,6 +65,14 @@ test: lint pytest
 lab: env
 	$(EC) services run -- $(BIN)/jupyter lab --notebook-dir=notebooks --no-browser \
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+# The notebooks are the source and are committed stripped (tests/report/test_notebooks.py checks):
+# no outputs or execution counts; metadata only papermill's `parameters` tag and the kernelspec.
+strip-notebooks: env
+	$(BIN)/jupyter nbconvert --to notebook --inplace --log-level=WARN \
+		--ClearOutputPreprocessor.enabled=True --ClearMetadataPreprocessor.enabled=True \
+		--ClearMetadataPreprocessor.preserve_cell_metadata_mask=tags \
+		--ClearMetadataPreprocessor.preserve_nb_metadata_mask=kernelspec notebooks/*.ipynb
 
 services-status: env
 	$(EC) services status

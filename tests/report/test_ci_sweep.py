@@ -88,6 +88,20 @@ def test_every_cell_notebook_ran_without_errors(ci_site: tuple[Path, Path]) -> N
         assert summary["db_reduction"] is not None and summary["hit_rate"] is not None
 
 
+def test_aggregate_notebooks_ran_without_errors(ci_site: tuple[Path, Path]) -> None:
+    # with the cells above, every committed notebook is executed here with papermill
+    sweep_dir, out = ci_site
+    spec = load_sweep(ROOT / "sweeps" / "ci.yaml", root=ROOT)
+    ran = {spec.notebook.name, *(nb.name for nb in spec.reports)}
+    assert ran == {nb.name for nb in (ROOT / "notebooks").glob("*.ipynb")}
+    pages = {p["title"]: p for p in json.loads((out / "pages.json").read_text())}
+    for nb_path in spec.reports:
+        assert pages[nb_path.stem]["status"] == "ok", pages[nb_path.stem]["detail"]
+        nb = nbformat.read(sweep_dir / "_reports" / nb_path.name, 4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert outputs and not [o for o in outputs if o.get("output_type") == "error"]
+
+
 def test_index_links_resolve_and_run_pages_show_every_chart(ci_site: tuple[Path, Path]) -> None:
     _, out = ci_site
     links = _parse((out / "index.html").read_text()).hrefs
