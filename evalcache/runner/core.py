@@ -15,6 +15,8 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import time
 import uuid
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import redis
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import NullPool
 
 from evalcache.cache import DatabaseCache
@@ -35,6 +37,7 @@ from evalcache.domain.pools import load_expert_specializations, load_id_pools
 from evalcache.domain.readspecs import TTLSettings
 from evalcache.domain.repositories import CachedRepository
 from evalcache.metrics import (
+    CommandCount,
     ServerStatsProbe,
     StatementCounter,
     count_commands,
@@ -119,6 +122,195 @@ def live_footprint(client: redis.Redis, cache: DatabaseCache) -> tuple[int, int]
     return live[0] + rest[0], live[1] + rest[1]
 
 
+@dataclasses.dataclass(frozen=True)
+class Seeded:
+    """What a run reads from its database copy before anything else opens."""
+
+    pools: dict[str, Any]
+    spec_names: list[str]
+    expert_specs: dict[int, tuple[str, ...]]
+    t0: float
+
+
+def read_seeded(url: str) -> Seeded:
+    """The workload's id pools, expert specializations and the seed's time (t0) at ``url``."""
+    setup = create_engine(url, poolclass=NullPool)
+    try:
+        with setup.connect() as conn:
+            pools, spec_names = map_pools(load_id_pools(conn))
+            expert_specs = load_expert_specializations(conn)
+            t0 = seed_time(conn)
+    finally:
+        setup.dispose()
+    return Seeded(pools, spec_names, expert_specs, t0)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResources:
+    """The open resources of one execution (the ExitStack that opened them closes them)."""
+
+    clock: Clock
+    commands: CommandCount
+    client: redis.Redis
+    cache: DatabaseCache | None
+    app: Engine
+    repo: CachedRepository
+    probe: ServerStatsProbe
+    oracle: StalenessOracle | None
+    counter: StatementCounter
+
+
+def open_resources(
+    stack: contextlib.ExitStack[Any],
+    rp: RunParams,
+    url: str,
+    redis_url: str,
+    seeded: Seeded,
+    ttls: TTLSettings,
+    *,
+    cache_on: bool,
+) -> RunResources:
+    """Open everything a run on the database ``url`` needs; each close goes on ``stack``.
+
+    The stack closes in reverse order of opening, so a resource closes before the ones it uses
+    (counter and repository before the engine, the cache before its Redis client), and one
+    close that raises does not keep the others from running.
+    """
+    virtual_mode = rp.mode == "virtual"
+    clock: Clock = VirtualClock(seeded.t0) if virtual_mode else SystemClock()
+    pool = redis.ConnectionPool.from_url(redis_url, socket_timeout=5.0)
+    stack.callback(pool.disconnect)
+    commands = count_commands(pool)
+    # Virtual replay is one thread: one connection skips the pool's get/release per
+    # command (thread-safe by redis-py's lock); live workers keep a pool.
+    client = redis.Redis(connection_pool=pool, single_connection_client=virtual_mode)
+    stack.callback(client.close)
+    # Built (no connection yet) before the cache, so the cache's refresh pool, which loads
+    # through it, is closed first.
+    pool_size = 2 if virtual_mode else rp.workers + 2
+    app = create_engine(url, pool_size=pool_size, max_overflow=rp.workers)
+    stack.callback(app.dispose)
+    namespace = f"{rp.namespace or 'run'}-{uuid.uuid4().hex[:12]}"
+    cache = None
+    if cache_on:
+        cache = DatabaseCache(
+            client,
+            namespace=namespace,
+            clock=clock,
+            default_ttl=float(ttls.for_family("user_profile")),
+            negative_ttl=float(ttls.negative),
+            refresh_threshold=SEED_REFRESH_THRESHOLD if rp.refresh == "threshold" else None,
+            xfetch_beta=XFETCH_BETA if rp.refresh == "xfetch" else None,
+            refresh_mode="inline" if virtual_mode else "background",
+            seed=rp.seed,
+            serve_stale=rp.stampede == "stale",
+            lock_wait=0.0 if rp.stampede == "none" else None,
+        )
+        stack.callback(cache.close)
+        stack.callback(cache.flush_namespace)  # runs before close
+    repo = CachedRepository(
+        app, cache, rp.strategy, ttls=ttls, clock=clock, expert_specs=seeded.expert_specs
+    )
+    stack.callback(repo.close)
+    probe = ServerStatsProbe(url)
+    stack.callback(probe.close)
+    # Untracked from the connection's start: a SET in a connect hook would come after
+    # SQLAlchemy's first-connect queries, which the server would then count as load.
+    untracked = {"options": "-c pg_stat_statements.track=none"} if probe.has_statements else {}
+    oracle_engine = create_engine(url, pool_size=rp.workers + 1, connect_args=untracked)
+    stack.callback(oracle_engine.dispose)
+    oracle = None
+    if cache_on and rp.stale_sample > 0:
+        oracle = StalenessOracle(repo.fresh, oracle_engine, rp.stale_sample, rp.seed)
+        stack.callback(oracle.close)
+        oracle.start = seeded.t0 if virtual_mode else time.time()
+    counter = StatementCounter(app)
+    stack.callback(counter.close)
+    return RunResources(clock, commands, client, cache, app, repo, probe, oracle, counter)
+
+
+def build_executor(
+    rp: RunParams, spec: WorkloadSpec, res: RunResources, spec_names: list[str], *, cache_on: bool
+) -> Executor:
+    """The request executor of a run (virtual mode: drained writes, no locking)."""
+    virtual_mode = rp.mode == "virtual"
+    return Executor(
+        res.repo,
+        res.counter,
+        res.oracle,
+        spec_names,
+        window_s=rp.window_s,
+        drain=virtual_mode and cache_on,
+        locked=not virtual_mode,
+        read_modify_write=spec.read_modify_write,
+    )
+
+
+def replay(
+    m: Measured, res: RunResources, gen: WorkloadGenerator, t0: float, *, progress: bool
+) -> None:
+    """Serve the whole stream into ``m``; the start figures are taken when warm-up ends."""
+    rp, spec, cache, ex = m.rp, m.spec, res.cache, m.executor
+
+    def on_measure() -> None:
+        m.db_start = res.counter.snapshot()
+        m.server_start = res.probe.snapshot()
+        m.strategy_start = dict(res.repo.strategy.stats()) if m.cache_on else {}
+        m.commands_start = res.commands.value
+        if cache is not None:
+            m.cache_start, m.family_start = cache.stats(), cache.family_stats()
+
+    expected = int(spec.rate * spec.duration_s)
+    started = time.perf_counter()
+    if rp.mode == "virtual":
+        assert isinstance(res.clock, VirtualClock)
+        m.served = virtual.replay_virtual(
+            gen.batches(),
+            ex,
+            res.clock,
+            t0,
+            tick=res.repo.tick,
+            warmup_s=m.warmup_s,
+            on_measure=on_measure,
+            total=expected,
+            progress=progress,
+        )
+        m.time_model = virtual.TIME_MODEL
+    else:
+        outcome = live.replay_live(
+            gen.batches(),
+            ex,
+            workers=rp.workers,
+            tick=res.repo.tick,
+            warmup_s=m.warmup_s,
+            on_measure=on_measure,
+            saturation_lag_s=rp.saturation_lag_s,
+            total=expected,
+            progress=progress,
+        )
+        m.served, m.saturated, m.max_lag_s = outcome.served, outcome.saturated, outcome.max_lag_s
+        m.time_model = live.TIME_MODEL
+    m.elapsed_s = time.perf_counter() - started
+
+
+def measure_end(m: Measured, res: RunResources) -> None:
+    """The end figures, once asynchronous work (refreshes, invalidations) has settled."""
+    cache = res.cache
+    if cache is not None and m.rp.mode != "virtual":
+        cache.wait_for_refreshes()
+    res.repo.drain()
+    m.db_end = res.counter.snapshot()
+    m.strategy_end = dict(res.repo.strategy.stats()) if m.cache_on else {}
+    if cache is not None:
+        m.cache_end, m.family_end = cache.stats(), cache.family_stats()
+    m.server_end = res.probe.settle(res.app)
+    m.has_server_statements = res.probe.has_statements
+    m.commands_end = res.commands.value
+    m.redis_after = redis_snapshot(res.client)
+    if cache is not None:
+        m.namespace_keys, m.namespace_bytes = live_footprint(res.client, cache)
+
+
 def execute(
     rp: RunParams,
     template_url: str,
@@ -132,138 +324,19 @@ def execute(
     spec = rp.spec()
     ttls = _ttls(rp)
     with database_copy(template_url, "base" if not cache_on else "run") as url:
-        setup = create_engine(url, poolclass=NullPool)
-        with setup.connect() as conn:
-            pools, spec_names = map_pools(load_id_pools(conn))
-            expert_specs = load_expert_specializations(conn)
-            t0 = seed_time(conn)
-        setup.dispose()
-        gen = WorkloadGenerator(spec, pools, rp.seed)
+        seeded = read_seeded(url)
+        gen = WorkloadGenerator(spec, seeded.pools, rp.seed)
         ttl_profile = float(ttls.for_family("user_profile"))
         warmup = default_warmup(rp, spec, ttl_profile)
-        virtual_mode = rp.mode == "virtual"
-        clock: Clock = VirtualClock(t0) if virtual_mode else SystemClock()
-        pool = redis.ConnectionPool.from_url(redis_url, socket_timeout=5.0)
-        commands = count_commands(pool)
-        # Virtual replay is one thread: one connection skips the pool's get/release per
-        # command (thread-safe by redis-py's lock); live workers keep a pool.
-        client = redis.Redis(connection_pool=pool, single_connection_client=virtual_mode)
-        namespace = f"{rp.namespace or 'run'}-{uuid.uuid4().hex[:12]}"
-        cache = None
-        if cache_on:
-            cache = DatabaseCache(
-                client,
-                namespace=namespace,
-                clock=clock,
-                default_ttl=ttl_profile,
-                negative_ttl=float(ttls.negative),
-                refresh_threshold=SEED_REFRESH_THRESHOLD if rp.refresh == "threshold" else None,
-                xfetch_beta=XFETCH_BETA if rp.refresh == "xfetch" else None,
-                refresh_mode="inline" if virtual_mode else "background",
-                seed=rp.seed,
-                serve_stale=rp.stampede == "stale",
-                lock_wait=0.0 if rp.stampede == "none" else None,
-            )
-        pool_size = 2 if virtual_mode else rp.workers + 2
-        app = create_engine(url, pool_size=pool_size, max_overflow=rp.workers)
-        repo = CachedRepository(
-            app, cache, rp.strategy, ttls=ttls, clock=clock, expert_specs=expert_specs
-        )
-        probe = ServerStatsProbe(url)
-        # Untracked from the connection's start: a SET in a connect hook would come after
-        # SQLAlchemy's first-connect queries, which the server would then count as load.
-        untracked = {"options": "-c pg_stat_statements.track=none"} if probe.has_statements else {}
-        oracle_engine = create_engine(url, pool_size=rp.workers + 1, connect_args=untracked)
-        oracle = None
-        if cache_on and rp.stale_sample > 0:
-            oracle = StalenessOracle(repo.fresh, oracle_engine, rp.stale_sample, rp.seed)
-            oracle.start = t0 if virtual_mode else time.time()
-        counter = StatementCounter(app)
-        ex = Executor(
-            repo,
-            counter,
-            oracle,
-            spec_names,
-            window_s=rp.window_s,
-            drain=virtual_mode and cache_on,
-            locked=not virtual_mode,
-            read_modify_write=spec.read_modify_write,
-        )
-        m = Measured(rp=rp, spec=spec, cache_on=cache_on, warmup_s=warmup, executor=ex)
-        m.redis_before = redis_snapshot(client)
-
-        def on_measure() -> None:
-            m.db_start = counter.snapshot()
-            m.server_start = probe.snapshot()
-            m.strategy_start = dict(repo.strategy.stats()) if cache_on else {}
-            m.commands_start = commands.value
-            if cache is not None:
-                m.cache_start, m.family_start = cache.stats(), cache.family_stats()
-
-        expected = int(spec.rate * spec.duration_s)
-        started = time.perf_counter()
-        try:
-            if virtual_mode:
-                assert isinstance(clock, VirtualClock)
-                m.served = virtual.replay_virtual(
-                    gen.batches(),
-                    ex,
-                    clock,
-                    t0,
-                    tick=repo.tick,
-                    warmup_s=warmup,
-                    on_measure=on_measure,
-                    total=expected,
-                    progress=progress,
-                )
-                m.time_model = virtual.TIME_MODEL
-            else:
-                outcome = live.replay_live(
-                    gen.batches(),
-                    ex,
-                    workers=rp.workers,
-                    tick=repo.tick,
-                    warmup_s=warmup,
-                    on_measure=on_measure,
-                    saturation_lag_s=rp.saturation_lag_s,
-                    total=expected,
-                    progress=progress,
-                )
-                m.served, m.saturated, m.max_lag_s = (
-                    outcome.served,
-                    outcome.saturated,
-                    outcome.max_lag_s,
-                )
-                m.time_model = live.TIME_MODEL
-            m.elapsed_s = time.perf_counter() - started
-            if cache is not None and not virtual_mode:
-                cache.wait_for_refreshes()
-            repo.drain()
-            m.db_end = counter.snapshot()
-            m.strategy_end = dict(repo.strategy.stats()) if cache_on else {}
-            if cache is not None:
-                m.cache_end, m.family_end = cache.stats(), cache.family_stats()
-            m.server_end = probe.settle(app)
-            m.has_server_statements = probe.has_statements
-            m.commands_end = commands.value
-            m.redis_after = redis_snapshot(client)
-            if cache is not None:
-                m.namespace_keys, m.namespace_bytes = live_footprint(client, cache)
+        with contextlib.ExitStack() as stack:
+            res = open_resources(stack, rp, url, redis_url, seeded, ttls, cache_on=cache_on)
+            ex = build_executor(rp, spec, res, seeded.spec_names, cache_on=cache_on)
+            m = Measured(rp=rp, spec=spec, cache_on=cache_on, warmup_s=warmup, executor=ex)
+            m.redis_before = redis_snapshot(res.client)
+            replay(m, res, gen, seeded.t0, progress=progress)
+            measure_end(m, res)
             m.model_hit_rate = model_hit_rate(rp, spec, gen, ttl_profile)
             m.template = template_url.rsplit("/", 1)[-1]
-        finally:
-            counter.close()
-            if oracle is not None:
-                oracle.close()
-            repo.close()
-            if cache is not None:
-                cache.flush_namespace()
-                cache.close()
-            client.close()
-            pool.disconnect()
-            probe.close()
-            app.dispose()
-            oracle_engine.dispose()
     return m
 
 
