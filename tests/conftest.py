@@ -42,8 +42,17 @@ def _unavailable(what: str, why: str) -> NoReturn:
     pytest.fail(msg)
 
 
+_RESOLVED = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name the servers the session used and why (embedded ones are easy to miss)."""
+    for line in terminalreporter.config.stash.get(_RESOLVED, []):
+        terminalreporter.write_line(f"services: {line}")
+
+
 @pytest.fixture(scope="session")
-def services() -> Iterator[Services]:
+def services(pytestconfig: pytest.Config) -> Iterator[Services]:
     """The session's PostgreSQL and Redis, resolved like ``evalcache services run``.
 
     The PostgreSQL URL names the server's maintenance database (``postgres``): tests create
@@ -58,6 +67,7 @@ def services() -> Iterator[Services]:
         svc = resolve(settings, start=not skip)
     except EvalCacheError as exc:
         _unavailable("PostgreSQL/Redis", str(exc))
+    pytestconfig.stash[_RESOLVED] = [svc.postgres.describe(), svc.redis.describe()]
     try:
         yield svc
     finally:
