@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from evalcache.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
 from evalcache.errors import ConfigError, ServiceError
-from evalcache.services import Services, _libpq, resolve, services_session, stop_started
+from evalcache.services import _libpq, resolve, services_session, stop_started
 from evalcache.settings import Settings, mask_url
 
 
@@ -66,10 +66,12 @@ def test_configured_server_that_does_not_answer_is_an_error_not_a_fallback(
 
 @pytest.mark.postgres
 @pytest.mark.redis
-def test_local_servers_are_used_when_no_url_is_set(tmp_path: Path, services: Services) -> None:
+def test_local_servers_are_used_when_no_url_is_set(
+    tmp_path: Path, pg_server_url: str, redis_url: str
+) -> None:
     # The session's own servers stand in for the standard local ports (they are embedded ones on
     # a machine that runs none).
-    pg, rd = make_url(services.database_url), make_url(services.redis_url)
+    pg, rd = make_url(pg_server_url), make_url(redis_url)
     settings = Settings(data_dir=tmp_path, database_name="evalcache_svc_test")
     svc = resolve(
         settings,
@@ -84,7 +86,7 @@ def test_local_servers_are_used_when_no_url_is_set(tmp_path: Path, services: Ser
             assert conn.execute("SELECT current_database()").fetchone() == ("evalcache_svc_test",)
     finally:
         stop_started(svc, settings)  # nothing, unless it wrongly started embedded servers
-        with psycopg.connect(_libpq(services.database_url), autocommit=True) as conn:
+        with psycopg.connect(_libpq(pg_server_url), autocommit=True) as conn:
             conn.execute('DROP DATABASE IF EXISTS "evalcache_svc_test" WITH (FORCE)')
     assert _procs_under(tmp_path) == []
 
