@@ -7,6 +7,9 @@ a server left behind by a killed process is found and reused next time, never du
 Running as root: PostgreSQL refuses to run as root, so the data folder is owned by a system user
 ``evalcache-pg`` (created with ``useradd --system`` if missing), and the folders above it get
 ``o+x`` (traverse only, no read) where they lack it. Nothing else is changed.
+
+Also :class:`ScratchRedis`, a private short-lived redis-server for benchmarks and for tests that
+stop or freeze it (a little over 400 lines together; both share the port and binary helpers).
 """
 
 from __future__ import annotations
@@ -325,9 +328,10 @@ class ScratchRedis:
     """
 
     def __init__(self, *extra: str, prefix: Sequence[str] = ()) -> None:
+        exe = redis_server_executable()  # before mkdtemp: a missing binary leaves no folder
         self.port = free_port()
         self.folder = tempfile.mkdtemp(prefix="evalcache-redis-")
-        self._argv = [*prefix, redis_server_executable(), "--port", str(self.port),
+        self._argv = [*prefix, exe, "--port", str(self.port),
                       "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                       "--dir", self.folder, *extra]  # fmt: skip
         self._proc: subprocess.Popen[bytes] | None = None
