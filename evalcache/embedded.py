@@ -7,6 +7,9 @@ a server left behind by a killed process is found and reused next time, never du
 Running as root: PostgreSQL refuses to run as root, so the data folder is owned by a system user
 ``evalcache-pg`` (created with ``useradd --system`` if missing), and the folders above it get
 ``o+x`` (traverse only, no read) where they lack it. Nothing else is changed.
+
+Also :class:`ScratchRedis`, a private short-lived redis-server for benchmarks and for tests that
+stop or freeze it (a little over 400 lines together; both share the port and binary helpers).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -313,37 +317,100 @@ def redis_server_executable() -> str:
     return str(found)
 
 
+class ScratchRedis:
+    """A throwaway Redis of the caller's own (benchmarks, tests that count commands or break it).
+
+    On 127.0.0.1 and a free port, nothing persisted. It can be stopped and started again on the
+    same port, or frozen (SIGSTOP: it keeps its data and answers nothing) and thawed. As a
+    context manager it is started on entry, stopped and its folder removed on exit.
+    ``prefix`` goes before the executable (``("taskset", "-c", "0")`` pins it); ``extra`` are
+    more server options.
+    """
+
+    def __init__(self, *extra: str, prefix: Sequence[str] = ()) -> None:
+        exe = redis_server_executable()  # before mkdtemp: a missing binary leaves no folder
+        self.port = free_port()
+        self.folder = tempfile.mkdtemp(prefix="evalcache-redis-")
+        self._argv = [*prefix, exe, "--port", str(self.port),
+                      "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                      "--dir", self.folder, *extra]  # fmt: skip
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._frozen = False
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def start(self) -> None:
+        """Start the server (again, after :meth:`stop`) and return once it answers."""
+        if self._proc is not None:
+            return
+        self._proc = proc = subprocess.Popen(self._argv, stdout=subprocess.DEVNULL)
+        probe = redis.Redis(port=self.port, socket_timeout=0.5)
+        deadline = time.monotonic() + 5.0
+        try:
+            while True:
+                try:
+                    probe.ping()
+                    return
+                except redis.ConnectionError as exc:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        self.stop()
+                        msg = f"scratch server on port {self.port} did not start"
+                        raise ServiceError("Redis", msg) from exc
+                    time.sleep(0.02)
+        finally:
+            probe.close()
+
+    def stop(self) -> None:
+        """Stop the server (its data is lost); the port stays this object's for :meth:`start`."""
+        if self._proc is None:
+            return
+        self.thaw()  # a stopped process would not act on SIGTERM
+        self._proc.terminate()
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(10)
+        self._proc = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its data and connections but answers nothing."""
+        if self._proc is None:
+            raise ServiceError("Redis", f"scratch server on port {self.port} is not running")
+        self._proc.send_signal(signal.SIGSTOP)
+        self._frozen = True
+
+    def thaw(self) -> None:
+        """SIGCONT after :meth:`freeze` (a no-op otherwise)."""
+        if self._proc is not None and self._frozen:
+            self._proc.send_signal(signal.SIGCONT)
+        self._frozen = False
+
+    def close(self) -> None:
+        """Stop the server and remove its folder."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> ScratchRedis:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 @contextlib.contextmanager
 def scratch_redis(*extra: str, prefix: Sequence[str] = ()) -> Iterator[str]:
-    """A throwaway Redis of the caller's own (benchmarks, tests that count commands).
-
-    On 127.0.0.1 and a free port, nothing persisted, stopped and its folder removed on exit.
-    ``prefix`` goes before the executable (``("taskset", "-c", "0")`` pins it); ``extra``
-    are more server options. Yields its URL once it answers.
-    """
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="evalcache-redis-")
-    proc = subprocess.Popen(
-        [*prefix, redis_server_executable(), "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", folder, *extra],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        probe = redis.Redis(port=port, socket_timeout=0.5)
-        deadline = time.monotonic() + 5.0
-        while True:
-            try:
-                probe.ping()
-                break
-            except redis.ConnectionError as exc:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    msg = f"scratch server on port {port} did not start"
-                    raise ServiceError("Redis", msg) from exc
-                time.sleep(0.02)
-            finally:
-                probe.close()
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(folder, ignore_errors=True)
+    """A :class:`ScratchRedis` for the block; yields its URL once it answers."""
+    with ScratchRedis(*extra, prefix=prefix) as server:
+        yield server.url

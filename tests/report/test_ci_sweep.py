@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
-import psycopg
 import pytest
 import redis
-from sqlalchemy.engine import make_url
+from scratch_db import ScratchDatabases
 
 from evalcache.cli import main
 from evalcache.runner.baseline import MEMO_PREFIX
@@ -31,46 +29,34 @@ pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.postgres, pyte
 CHARTS_PER_RUN = 4
 
 
-def _admin(url: str) -> str:
-    u = make_url(url).set(drivername="postgresql", database="postgres")
-    return u.render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
 def ci_site(
-    pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    scratch_databases: ScratchDatabases, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Path, Path]]:
-    name = f"evalcache_ci_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    db_url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(_admin(pg_server_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     client = redis.Redis.from_url(redis_url)
     memos = set(client.scan_iter(match=MEMO_PREFIX + "*"))
     saved = {k: os.environ.get(k) for k in ("EVALCACHE_DATABASE_URL", "EVALCACHE_REDIS_URL")}
-    # the notebook kernels resolve their servers from the environment, like under `make report`
-    os.environ["EVALCACHE_DATABASE_URL"] = db_url
-    os.environ["EVALCACHE_REDIS_URL"] = redis_url
     tmp = tmp_path_factory.mktemp("ci")
-    try:
-        spec = load_sweep(ROOT / "sweeps" / "ci.yaml", root=ROOT)
-        report = run_sweep(spec, tmp / "sweep", progress=False)
-        assert report.ok, report.table()
-        assert main(["report", "--sweep", str(tmp / "sweep"), "--out", str(tmp / "reports")]) == 0
-        yield tmp / "sweep", tmp / "reports"
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        for key in set(client.scan_iter(match=MEMO_PREFIX + "*")) - memos:
-            client.unlink(key)
-        client.close()
-        with psycopg.connect(_admin(pg_server_url), autocommit=True) as conn:
-            for (db,) in conn.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s", (name + "%",)
-            ).fetchall():
-                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    with scratch_databases.create("ci") as db_url:
+        # the notebook kernels resolve their servers from the environment, like under `make report`
+        os.environ["EVALCACHE_DATABASE_URL"] = db_url
+        os.environ["EVALCACHE_REDIS_URL"] = redis_url
+        try:
+            spec = load_sweep(ROOT / "sweeps" / "ci.yaml", root=ROOT)
+            report = run_sweep(spec, tmp / "sweep", progress=False)
+            assert report.ok, report.table()
+            out = tmp / "reports"
+            assert main(["report", "--sweep", str(tmp / "sweep"), "--out", str(out)]) == 0
+            yield tmp / "sweep", out
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            for key in set(client.scan_iter(match=MEMO_PREFIX + "*")) - memos:
+                client.unlink(key)
+            client.close()
 
 
 def test_every_cell_notebook_ran_without_errors(ci_site: tuple[Path, Path]) -> None:

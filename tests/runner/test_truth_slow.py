@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from scratch_db import ScratchDatabases
 
-from evalcache.domain.seeding import seed_database
 from evalcache.runner import run
 from evalcache.runner.database import AS_OF, SEED
 from evalcache.settings import Settings
@@ -21,32 +15,10 @@ SCALE = 0.02
 
 
 @pytest.fixture(scope="module")
-def pgss_settings(redis_url: str) -> Iterator[Settings]:
+def pgss_settings(pgss_databases: ScratchDatabases, redis_url: str) -> Iterator[Settings]:
     """A private PostgreSQL that preloads pg_stat_statements, with a seeded template."""
-    from evalcache.embedded import EmbeddedPostgres
-
-    # Not under pytest's basetemp (0700, reset by other pytest processes): the server user
-    # must traverse the folder.
-    folder = Path(tempfile.mkdtemp(prefix="evalcache-runner-pg-", dir="/tmp"))
-    os.chmod(folder, 0o755)
-    server = EmbeddedPostgres(folder)
-    try:
-        state, _ = server.start(keep=False)
-    except Exception as exc:  # pragma: no cover - environment without the binaries
-        shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(f"cannot start a private PostgreSQL: {exc}")
-    try:
-        admin = create_engine(server.url(state.port), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("CREATE DATABASE tpl"))
-        admin.dispose()
-        url = make_url(server.url(state.port)).set(database="tpl")
-        url_s = url.render_as_string(hide_password=False)
-        seed_database(url_s, scale=SCALE, seed=SEED, as_of=AS_OF, progress=False)
-        yield Settings(database_url=url_s, redis_url=redis_url)
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    with pgss_databases.create("tpl", scale=SCALE, seed=SEED, as_of=AS_OF) as url:
+        yield Settings(database_url=url, redis_url=redis_url)
 
 
 @pytest.mark.slow

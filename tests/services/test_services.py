@@ -10,10 +10,11 @@ import psutil
 import psycopg
 import pytest
 import redis
+from sqlalchemy.engine import make_url
 
 from evalcache.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
 from evalcache.errors import ConfigError, ServiceError
-from evalcache.services import _libpq, resolve, services_session
+from evalcache.services import _libpq, resolve, services_session, stop_started
 from evalcache.settings import Settings, mask_url
 
 
@@ -68,15 +69,26 @@ def test_configured_server_that_does_not_answer_is_an_error_not_a_fallback(
 def test_local_servers_are_used_when_no_url_is_set(
     tmp_path: Path, pg_server_url: str, redis_url: str
 ) -> None:
-    svc = resolve(Settings(data_dir=tmp_path, database_name="evalcache_svc_test"), start=True)
+    # The session's own servers stand in for the standard local ports (they are embedded ones on
+    # a machine that runs none).
+    pg, rd = make_url(pg_server_url), make_url(redis_url)
+    settings = Settings(data_dir=tmp_path, database_name="evalcache_svc_test")
+    svc = resolve(
+        settings,
+        start=True,
+        local_pg=(str(pg.host), int(pg.port or 5432)),
+        local_redis=(str(rd.host), int(rd.port or 6379)),
+    )
     try:
         assert svc.postgres.source == "local" and svc.redis.source == "local"
         assert svc.database_url.endswith("/evalcache_svc_test")
         with psycopg.connect(_libpq(svc.database_url)) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == ("evalcache_svc_test",)
     finally:
+        stop_started(svc, settings)  # nothing, unless it wrongly started embedded servers
         with psycopg.connect(_libpq(pg_server_url), autocommit=True) as conn:
             conn.execute('DROP DATABASE IF EXISTS "evalcache_svc_test" WITH (FORCE)')
+    assert _procs_under(tmp_path) == []
 
 
 def test_status_does_not_start_anything(tmp_path: Path) -> None:

@@ -3,48 +3,31 @@ the hot ids the suites read and write."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 import redis
+from scratch_db import ScratchDatabases
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 
 from evalcache.cache import DatabaseCache
 from evalcache.clock import VirtualClock
 from evalcache.domain.repositories import CachedRepository, TTLSettings
-from evalcache.domain.seeding import seed_database
 
 AS_OF = datetime(2025, 1, 1, tzinfo=UTC)
 START = AS_OF.timestamp() + 8 * 3600  # 08:00 on the seed's reference day
 
 
-def _admin(url: str) -> str:
-    return (
-        make_url(url)
-        .set(drivername="postgresql", database="postgres")
-        .render_as_string(hide_password=False)
-    )
-
-
 @pytest.fixture(scope="module")
-def seeded_engine(pg_server_url: str) -> Iterator[Engine]:
+def seeded_engine(scratch_databases: ScratchDatabases) -> Iterator[Engine]:
     """A database of this module's own, seeded at scale 0.02 (dropped afterwards)."""
-    name = f"evalcache_strat_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(_admin(pg_server_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url, pool_size=8)
-    seed_database(engine, scale=0.02, seed=7, as_of=AS_OF, reset=True, progress=False)
-    yield engine
-    engine.dispose()
-    with psycopg.connect(_admin(pg_server_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_databases.create("strat", scale=0.02, seed=7, as_of=AS_OF) as url:
+        engine = create_engine(url, pool_size=8)
+        yield engine
+        engine.dispose()
 
 
 @dataclass(frozen=True)
