@@ -1,39 +1,23 @@
 """The ``evalcache`` command line.
 
 Each subcommand lives in the module that owns it, which exposes
-``add_cli(subparsers) -> None``; the parser calls ``args.func(args) -> int``.
+``add_cli(subparsers) -> None``; the parser calls ``args.func(args) -> int``. The ``bench`` group
+is created here and its subparsers handed to the benchmark modules, so the cache and strategy
+layers never import this module.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-# Modules that contribute subcommands, in help order.
-_COMMAND_MODULES: tuple[str, ...] = (
-    "evalcache.services",
-    "evalcache.domain.seeding",
-    "evalcache.sweep",
-    "evalcache.report",
-    "evalcache.cache.bench",
-    "evalcache.strategies.bench",
-    "evalcache.runner.cli",
-)
-
-
-def get_bench_subparsers(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-    """The ``evalcache bench`` group's subparsers, created on first use (modules add to it)."""
-    parser = subparsers.choices.get("bench")
-    if parser is None:
-        parser = subparsers.add_parser("bench", help="benchmarks (figures measured side by side)")
-        group = parser.add_subparsers(dest="bench", metavar="BENCH")
-        group.required = True
-        parser.set_defaults(_bench_group=group)
-    return parser.get_default("_bench_group")  # type: ignore[no-any-return]
+from evalcache import report, services, sweep
+from evalcache.cache import bench as cache_bench
+from evalcache.domain import seeding
+from evalcache.errors import EvalCacheError
+from evalcache.runner import cli as runner_cli
+from evalcache.strategies import bench as strategies_bench
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,16 +27,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in _COMMAND_MODULES:
-        importlib.import_module(name).add_cli(sub)
+    # Help lists the commands in this order.
+    services.add_cli(sub)
+    seeding.add_cli(sub)
+    sweep.add_cli(sub)
+    report.add_cli(sub)
+    bench_parser = sub.add_parser("bench", help="benchmarks (figures measured side by side)")
+    bench = bench_parser.add_subparsers(dest="bench", metavar="BENCH")
+    bench.required = True
+    cache_bench.add_cli(bench)
+    strategies_bench.add_cli(bench)
+    runner_cli.add_cli(sub)
+    runner_cli.add_bench_cli(bench)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from evalcache.errors import EvalCacheError
-
     try:
         return int(args.func(args))
     except EvalCacheError as exc:

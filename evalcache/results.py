@@ -5,8 +5,8 @@ A run folder holds ``summary.json`` (UTF-8 JSON, schema below), ``timeseries.par
 is a complete run. :func:`load_runs` and :func:`load_families` flatten every run under a root
 into one tidy frame for notebooks and reports.
 
-Summary schema (``schema_version`` 1): see :data:`SUMMARY_KEYS`, :data:`FAMILY_KEYS`,
-:data:`LATENCY_OUTCOMES` and the project README.
+Summary schema (``schema_version`` 1): :mod:`evalcache.results_schema`, documented in
+``docs/results-schema.md``.
 """
 
 from __future__ import annotations
@@ -25,136 +25,20 @@ import numpy as np
 import pandas as pd
 
 from evalcache.errors import ConfigError, EvalCacheError
-
-SCHEMA_VERSION = 1
+from evalcache.results_schema import (
+    SCHEMA_VERSION,
+    Summary,
+    family_columns,
+    family_rows,
+    flatten_summary,
+    mapping_keys,
+    required_keys,
+    run_columns,
+)
 
 SUMMARY_FILE = "summary.json"
 TIMESERIES_FILE = "timeseries.parquet"
 LATENCY_FILE = "latency.parquet"
-
-#: Keys every summary.json carries (schema_version 1), in this order.
-SUMMARY_KEYS: tuple[str, ...] = (
-    "schema_version",
-    "run_id",
-    "started_at",
-    "params",
-    "requests",
-    "reads",
-    "writes",
-    "hits",
-    "misses",
-    "negative_hits",
-    "expirations",
-    "hit_rate",
-    "stale_reads",
-    "stale_checked",
-    "stale_read_rate",
-    "stale_age_p50_s",
-    "stale_age_max_s",
-    "db_statements",
-    "db_statements_server",
-    "db_rows",
-    "db_time_ms",
-    "db_statements_baseline",
-    "db_reduction",
-    "model_hit_rate",
-    "latency",
-    "invalidations",
-    "keys_removed",
-    "invalidation_time_ms",
-    "notify_lag_p50_ms",
-    "notify_lag_p99_ms",
-    "refreshes_tried",
-    "refreshes_succeeded",
-    "errors",
-    "error_rate",
-    "redis",
-    "saturated",
-    "elapsed_s",
-    "simulated_s",
-    "warmup_s",
-    "time_model",
-    "families",
-)
-#: Nested keys flattened specially by :func:`load_runs`.
-_NESTED = ("params", "latency", "redis", "families")
-#: Parameters every run states (more are allowed).
-PARAM_KEYS: tuple[str, ...] = (
-    "workload",
-    "strategy",
-    "ttl_scale",
-    "mode",
-    "duration_s",
-    "seed",
-    "scale",
-    "stale_sample",
-    "rate",
-    "refresh",
-    "stampede",
-    "cache",
-)
-LATENCY_OUTCOMES: tuple[str, ...] = ("all", "hit", "miss", "uncached", "write")
-LATENCY_STATS: tuple[str, ...] = ("p50_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "count")
-REDIS_KEYS: tuple[str, ...] = ("commands", "used_memory_bytes", "keys")
-FAMILY_KEYS: tuple[str, ...] = (
-    "reads",
-    "hits",
-    "misses",
-    "negative_hits",
-    "hit_rate",
-    "stale_reads",
-    "stale_checked",
-    "stale_read_rate",
-    "p50_ms",
-    "p99_ms",
-    "db_statements",
-    "model_hit_rate",
-)
-
-
-def empty_summary(
-    params: Mapping[str, Any], run_id: str = "", started_at: str = ""
-) -> dict[str, Any]:
-    """A summary with every schema key: counts 0, rates and optional figures ``None``.
-
-    The runner fills it in; tests and tools get a valid skeleton.
-    """
-    out: dict[str, Any] = {k: None for k in SUMMARY_KEYS}
-    zero = [
-        "requests",
-        "reads",
-        "writes",
-        "hits",
-        "misses",
-        "negative_hits",
-        "expirations",
-        "stale_reads",
-        "stale_checked",
-        "db_statements",
-        "db_rows",
-        "invalidations",
-        "keys_removed",
-        "refreshes_tried",
-        "refreshes_succeeded",
-        "errors",
-    ]
-    out.update({k: 0 for k in zero})
-    out.update(
-        schema_version=SCHEMA_VERSION,
-        run_id=run_id,
-        started_at=started_at,
-        params=dict(params),
-        db_time_ms=0.0,
-        invalidation_time_ms=0.0,
-        latency={
-            o: {s: 0 if s == "count" else None for s in LATENCY_STATS} for o in LATENCY_OUTCOMES
-        },
-        redis={k: 0 for k in REDIS_KEYS},
-        saturated=False,
-        time_model="",
-        families={},
-    )
-    return out
 
 
 def _jsonable(value: Any) -> Any:
@@ -178,14 +62,14 @@ def _jsonable(value: Any) -> Any:
 
 def validate_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     """Check a summary against schema 1 and return it as JSON literals; raise naming the gap."""
-    missing = [k for k in SUMMARY_KEYS if k not in summary]
+    missing = [k for k in required_keys(Summary) if k not in summary]
     if missing:
         raise ConfigError("summary", f"missing keys {missing}; build it from empty_summary()")
     if summary["schema_version"] != SCHEMA_VERSION:
         raise ConfigError(
             "summary.schema_version", f"must be {SCHEMA_VERSION}, got {summary['schema_version']!r}"
         )
-    for key in ("params", "latency", "redis", "families"):
+    for key in mapping_keys():
         if not isinstance(summary[key], Mapping):
             raise ConfigError(
                 f"summary.{key}", f"must be a mapping, got {type(summary[key]).__name__}"
@@ -291,64 +175,34 @@ def run_folder_name(params: Mapping[str, Any]) -> str:
     return "-".join(_UNSAFE.sub("_", part).strip("._") or "x" for part in parts)
 
 
-def _cell(value: Any) -> Any:
-    # Lists and mappings become JSON text so every column holds scalars.
-    return json.dumps(value, sort_keys=True) if isinstance(value, list | dict) else value
-
-
-def _flatten(summary: Mapping[str, Any], folder: Path) -> dict[str, Any]:
-    row: dict[str, Any] = {k: _cell(v) for k, v in summary.items() if k not in _NESTED}
-    for k, v in (summary.get("params") or {}).items():
-        row[f"param_{k}"] = _cell(v)
-    for outcome, stats in (summary.get("latency") or {}).items():
-        for stat, v in (stats or {}).items():
-            row[f"latency_{outcome}_{stat}"] = v
-    for k, v in (summary.get("redis") or {}).items():
-        row[f"redis_{k}"] = _cell(v)
-    row["folder"] = str(folder)
-    return row
-
-
 def _summaries(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     return [(f.parent, _read_summary(f)) for f in sorted(Path(root).rglob(SUMMARY_FILE))]
 
 
-def _run_columns() -> list[str]:
-    cols = [k for k in SUMMARY_KEYS if k not in _NESTED]
-    cols += [f"param_{k}" for k in PARAM_KEYS]
-    cols += [f"latency_{o}_{s}" for o in LATENCY_OUTCOMES for s in LATENCY_STATS]
-    cols += [f"redis_{k}" for k in REDIS_KEYS]
-    return [*cols, "folder"]
+def _frame(rows: list[dict[str, Any]], base: list[str]) -> pd.DataFrame:
+    # The schema's columns, then keys it does not know (a newer writer's), then the folder.
+    extra = sorted({k for r in rows for k in r} - set(base) - {"folder"})
+    return pd.DataFrame(rows, columns=[*base, *extra, "folder"])
 
 
 def load_runs(root: str | os.PathLike[str]) -> pd.DataFrame:
     """Every run under ``root`` (recursively), one row each, sorted by folder.
 
-    Nested ``params`` become ``param_<name>``, ``latency`` becomes
-    ``latency_<outcome>_<stat>``, ``redis`` becomes ``redis_<name>``; ``families`` is left to
-    :func:`load_families`. An empty or missing root gives an empty frame with the columns.
+    Rows are :func:`~evalcache.results_schema.flatten_summary`'s: nested ``params`` become
+    ``param_<name>``, ``latency`` becomes ``latency_<outcome>_<stat>``, ``redis`` becomes
+    ``redis_<name>``; ``families`` is left to :func:`load_families`. Columns follow the schema
+    (:func:`~evalcache.results_schema.run_columns`), then ``folder``. An empty or missing root
+    gives an empty frame with the columns.
     """
-    rows = [_flatten(s, folder) for folder, s in _summaries(Path(root))]
-    base = _run_columns()
-    extra = sorted({k for r in rows for k in r} - set(base))
-    return pd.DataFrame(rows, columns=base[:-1] + extra + ["folder"])
+    rows = [{**flatten_summary(s), "folder": str(folder)} for folder, s in _summaries(Path(root))]
+    return _frame(rows, run_columns())
 
 
 def load_families(root: str | os.PathLike[str]) -> pd.DataFrame:
     """One row per (run, family) from every summary's ``families``, with the run's params."""
-    rows = []
-    for folder, s in _summaries(Path(root)):
-        params = {f"param_{k}": _cell(v) for k, v in (s.get("params") or {}).items()}
-        for family, figures in sorted((s.get("families") or {}).items()):
-            rows.append(
-                {
-                    "run_id": s.get("run_id"),
-                    "family": family,
-                    **dict(figures or {}),
-                    **params,
-                    "folder": str(folder),
-                }
-            )
-    base = ["run_id", "family", *FAMILY_KEYS, *(f"param_{k}" for k in PARAM_KEYS)]
-    extra = sorted({k for r in rows for k in r} - set(base) - {"folder"})
-    return pd.DataFrame(rows, columns=[*base, *extra, "folder"])
+    rows = [
+        {**row, "folder": str(folder)}
+        for folder, s in _summaries(Path(root))
+        for row in family_rows(s)
+    ]
+    return _frame(rows, family_columns())

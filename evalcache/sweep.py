@@ -27,7 +27,6 @@ import argparse
 import fnmatch
 import functools
 import hashlib
-import importlib
 import itertools
 import json
 import multiprocessing
@@ -45,6 +44,7 @@ import yaml
 from tqdm import tqdm
 
 from evalcache.errors import ConfigError
+from evalcache.results import load_runs
 
 DEFAULT_NOTEBOOK = Path("notebooks/experiment.ipynb")
 DEFAULT_REPORTS: tuple[str, ...] = (
@@ -285,14 +285,13 @@ def _check_parameters(notebook: Path, cells: Sequence[Cell], source: Path | str)
                 f"{', '.join(unknown)}; declared: {', '.join(sorted(declared))}",
             )
     if notebook.name == "experiment.ipynb":
-        try:
-            runner = importlib.import_module("evalcache.runner")
-        except ImportError:  # the runner is optional for sweeps of other notebooks
-            return
-        validate: Any = getattr(runner, "validate_params", None)
-        for c in cells if validate is not None else ():
+        # imported here: the runner loads the database and Redis drivers, other notebooks
+        # do not need it
+        from evalcache.runner import validate_params
+
+        for c in cells:
             try:
-                validate(c.params)
+                validate_params(c.params)
             except ConfigError as exc:
                 raise _fail(source, f"cell {c.name}: {exc}") from exc
 
@@ -451,10 +450,8 @@ def collect(out: Path) -> pd.DataFrame:
     sweep no longer has (an earlier version of the sweep file, re-run into the same folder)
     are left out: they are kept on disk but would mix old and new settings in one report.
     """
-    # imported here so that sweeps run (and this module imports) without the results module
-    load_runs: Any = importlib.import_module("evalcache.results").load_runs
     out = Path(out)
-    runs: pd.DataFrame = load_runs(out).copy()
+    runs = load_runs(out).copy()
     cells = {c["name"]: c for c in read_sweep_record(out).get("cells", [])}
     root = out.resolve()
 

@@ -7,16 +7,26 @@ import pandas as pd
 import pytest
 
 from evalcache.errors import ConfigError, EvalCacheError
-from evalcache.metrics import LatencyRecorder, TimeSeries
-from evalcache.results import (
+from evalcache.metrics import OUTCOMES, LatencyRecorder, RedisSnapshot, ServerCounts, TimeSeries
+from evalcache.results import RunResult, load_families, load_runs, run_folder_name
+from evalcache.results_schema import (
     SCHEMA_VERSION,
-    SUMMARY_KEYS,
-    RunResult,
+    DbServer,
+    FamilySummary,
+    Latency,
+    LatencyStats,
+    Params,
+    RedisFootprint,
+    Summary,
     empty_summary,
-    load_families,
-    load_runs,
-    run_folder_name,
+    family_columns,
+    flatten_summary,
+    keys,
+    required_keys,
+    run_columns,
+    unknown_keys,
 )
+from evalcache.runner import PARAM_NAMES
 
 PARAMS = {
     "workload": "mixed",
@@ -75,7 +85,7 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
         "latency.parquet",
     }
     raw = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    assert list(raw) == list(SUMMARY_KEYS) and raw["schema_version"] == SCHEMA_VERSION
+    assert list(raw) == list(required_keys(Summary)) and raw["schema_version"] == SCHEMA_VERSION
     assert raw["stale_read_rate"] is None  # NaN is not JSON: saved as null
     back = RunResult.load(folder)
     assert back.summary["hits"] == 90 and back.summary["params"] == PARAMS
@@ -154,3 +164,44 @@ def test_empty_folder_gives_empty_frames_with_columns(tmp_path: Path) -> None:
         runs.columns
     )
     assert {"run_id", "family", "hit_rate", "param_strategy", "folder"} <= set(fams.columns)
+
+
+def test_empty_summary_is_valid_and_has_the_required_keys(tmp_path: Path) -> None:
+    s = empty_summary(PARAMS, run_id="r")
+    assert list(s) == list(required_keys(Summary)) and unknown_keys(s) == []
+    assert s["hits"] == 0 and s["hit_rate"] is None and s["db_time_ms"] == 0.0
+    assert s["latency"]["hit"] == {**dict.fromkeys(keys(LatencyStats)), "count": 0}
+    assert s["redis"] == {"commands": 0, "used_memory_bytes": 0, "keys": 0}
+    assert (s["saturated"], s["time_model"], s["families"]) == (False, "", {})
+    RunResult(s, TimeSeries().to_frame(), LatencyRecorder().to_frame()).save(tmp_path / "r")
+
+
+def test_schema_parts_match_the_code_that_fills_them() -> None:
+    # The figures come from these classes; a field added there must be added to the schema.
+    assert keys(Params) == PARAM_NAMES
+    assert keys(DbServer) == tuple(ServerCounts(None, None).as_dict())
+    assert keys(Latency) == ("all", *OUTCOMES)
+    assert set(keys(LatencyStats)) == set(LatencyRecorder().summary()["all"])
+    assert required_keys(RedisFootprint) == tuple(RedisSnapshot(0, 0, 0).summary())
+
+
+def test_unknown_keys_names_the_part() -> None:
+    s = empty_summary(PARAMS)
+    s["new_figure"] = 1
+    s["params"]["new_param"] = 2
+    s["families"] = {"user_profile": {"reads": 1, "new_family_figure": 3}}
+    assert unknown_keys(s) == [
+        "families.<family>: new_family_figure",
+        "params: new_param",
+        "summary.json: new_figure",
+    ]
+
+
+def test_flat_columns_follow_the_schema(tmp_path: Path) -> None:
+    row = flatten_summary(_result().summary)
+    assert set(row) <= set(run_columns())
+    assert {"param_seed", "latency_hit_p99_ms", "redis_keys", "hits"} <= set(row)
+    assert not {"params", "latency", "redis", "families"} & set(row)
+    assert list(load_runs(tmp_path).columns) == [*run_columns(), "folder"]
+    assert list(load_families(tmp_path).columns) == [*family_columns(), "folder"]
+    assert family_columns()[2:16] == list(keys(FamilySummary))

@@ -184,11 +184,9 @@ def _cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``evalcache bench cache``."""
-    from evalcache.cli import get_bench_subparsers
-
-    p = get_bench_subparsers(subparsers).add_parser(
+def add_cli(bench: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``evalcache bench cache`` in the ``bench`` group's subparsers."""
+    p = bench.add_parser(
         "cache", help="latency of a cache hit vs raw redis-py GET and cashews/dogpile/aiocache"
     )
     p.add_argument("--url", help="Redis URL (default: EVALCACHE_REDIS_URL or local 6379)")

@@ -7,7 +7,6 @@ executes the aggregate notebooks (which only read saved results) and writes ``in
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pandas as pd
 from evalcache.errors import ConfigError
 from evalcache.report import scorecard
 from evalcache.report.html import Page, ReportSite, render_notebook, write_index
+from evalcache.results import load_families
 
 __all__ = ["build_reports"]
 
@@ -99,7 +99,7 @@ def build_reports(
             pages.insert(len(pages) - len(run_pages), Page(nb_path.stem, href, status, detail))
 
     runs = collect(sweep_dir)
-    families: Any = importlib.import_module("evalcache.results").load_families(sweep_dir)
+    families = load_families(sweep_dir)
     if len(families):  # the families of the sweep's current cells only, as collect's runs
         families = families[families["folder"].isin(runs["folder"])]
     links = [run_pages.get(str(c)) if isinstance(c, str) else None for c in runs.get("cell", [])]

@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from evalcache.results_schema import family_rows, flatten_summary
+
 Measure = Callable[[Mapping[str, Any], pd.DataFrame], float | None]
 
 
@@ -249,25 +251,6 @@ def recommend(
     return Recommendation(workload, strategy, ttl, met, measured, text)
 
 
-def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """A run's ``summary.json`` dict in ``load_runs`` row form (``param_*``, ``latency_*``)."""
-    row: dict[str, Any] = {}
-    for key, value in summary.items():
-        if key == "params":
-            row.update({f"param_{k}": v for k, v in value.items()})
-        elif key == "latency":
-            for outcome, stats in value.items():
-                row.update({f"latency_{outcome}_{k}": v for k, v in stats.items()})
-        elif key != "families":
-            row[key] = value
-    return row
-
-
 def run_scorecard(summary: Mapping[str, Any]) -> pd.DataFrame:
     """:func:`score_run` for one run's summary dict (families taken from the summary)."""
-    fams = pd.DataFrame.from_dict(dict(summary.get("families") or {}), orient="index")
-    fams = fams.rename_axis("family").reset_index() if len(fams) else fams
-    row = flatten_summary(summary)
-    if len(fams):
-        fams["run_id"] = row.get("run_id")
-    return score_run(row, fams)
+    return score_run(flatten_summary(summary), pd.DataFrame(family_rows(summary)))

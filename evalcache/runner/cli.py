@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import redis
 
-from evalcache.cli import get_bench_subparsers
 from evalcache.embedded import scratch_redis
 from evalcache.runner.params import MODES, REFRESH, STAMPEDE, validate_params
 from evalcache.settings import Settings
@@ -170,7 +169,7 @@ def bench_replay(args: argparse.Namespace) -> int:
 
 
 def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``evalcache run`` and ``evalcache bench replay``."""
+    """Register ``evalcache run``."""
     p = subparsers.add_parser(
         "run",
         help="run one experiment (workload x strategy x TTLs) and save its results",
@@ -204,9 +203,10 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_cli)
 
-    b = get_bench_subparsers(subparsers).add_parser(
-        "replay", help="virtual-mode replay speed (requests/s, mostly hits)"
-    )
+
+def add_bench_cli(bench: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``evalcache bench replay`` in the ``bench`` group's subparsers."""
+    b = bench.add_parser("replay", help="virtual-mode replay speed (requests/s, mostly hits)")
     b.add_argument("--workload", default="ycsb_c", help="read-only user profiles: mostly hits")
     b.add_argument("--strategy", default="explicit")
     b.add_argument("--ttl-scale", type=float, default=100.0, help="long TTLs: mostly hits")

@@ -14,24 +14,12 @@ from typing import Any
 
 from evalcache.domain.readspecs import TTLSettings
 from evalcache.errors import ConfigError, UnknownNameError
+from evalcache.strategies import strategy_names as registry_names
 from evalcache.workload import WorkloadSpec, get_workload, parse_duration, workload_names
 
 MODES: tuple[str, ...] = ("virtual", "live")
 REFRESH: tuple[str, ...] = ("none", "threshold", "xfetch")
 STAMPEDE: tuple[str, ...] = ("lease", "stale", "none")
-#: The contract's strategy names, used only while ``evalcache.strategies`` cannot be imported.
-CONTRACT_STRATEGIES: tuple[str, ...] = (
-    "ttl",
-    "seed",
-    "explicit",
-    "pattern",
-    "tags",
-    "generation",
-    "write_through",
-    "notify",
-    "table",
-    "lease",
-)
 #: TTL override keys (``ttl`` parameter): the registry's TTL settings, plus ``negative``.
 TTL_KEYS: tuple[str, ...] = TTLSettings.NAMES
 #: The seed plan's refresh-ahead threshold (refresh at 80 % of the TTL).
@@ -40,11 +28,7 @@ XFETCH_BETA = 1.0
 
 
 def strategy_names() -> list[str]:
-    """Known strategy names (the registry's when it is importable)."""
-    try:
-        from evalcache.strategies import strategy_names as registry_names
-    except ImportError:
-        return sorted(CONTRACT_STRATEGIES)
+    """Known strategy names, sorted (the strategy registry's)."""
     return sorted(registry_names())
 
 

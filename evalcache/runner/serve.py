@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from evalcache.domain.repositories import InvalidTransition
+from evalcache.domain.writes import InvalidStateError
 from evalcache.metrics import Counters, LatencyRecorder, StatementCounter, TimeSeries
 from evalcache.runner.oracle import StalenessOracle
 from evalcache.workload.spec import OPERATIONS
@@ -28,19 +30,7 @@ MAX_CONSECUTIVE_ERRORS = 100
 
 def invalid_transition_types() -> tuple[type[BaseException], ...]:
     """Errors that make a write a counted no-op (the contract's InvalidTransition)."""
-    types: list[type[BaseException]] = []
-    try:
-        from evalcache.domain import repositories
-
-        it = getattr(repositories, "InvalidTransition", None)
-        if isinstance(it, type) and issubclass(it, BaseException):
-            types.append(it)
-    except ImportError:
-        pass
-    from evalcache.domain.writes import InvalidStateError
-
-    types.append(InvalidStateError)
-    return tuple(types)
+    return (InvalidTransition, InvalidStateError)
 
 
 class Executor:

@@ -1,4 +1,4 @@
-"""Assemble a run's measurements into the ``summary.json`` schema of :mod:`evalcache.results`.
+"""Assemble a run's measurements into a ``summary.json`` (:mod:`evalcache.results_schema`).
 
 Counted window: every figure except the Redis keys/memory and the time series covers the
 requests after ``warmup_s`` (statement counts, server counts, cache and strategy counters are
@@ -16,7 +16,7 @@ import numpy as np
 
 from evalcache.domain.families import FAMILIES
 from evalcache.metrics import DbCounts, RedisSnapshot, ServerCounts, age_percentiles
-from evalcache.results import empty_summary
+from evalcache.results_schema import empty_summary
 from evalcache.runner.params import RunParams
 from evalcache.runner.serve import Executor
 from evalcache.workload import WorkloadSpec
@@ -84,11 +84,11 @@ class Measured:
 
 
 def _notify_lags(m: Measured) -> tuple[float | None, float | None]:
-    for key in ("notify_lag_ms", "lag_ms", "notify_lags_ms", "lags_ms"):
-        lags = m.strategy_end.get(key)
-        if isinstance(lags, list | tuple) and lags:
-            arr = np.asarray(lags, dtype=np.float64)
-            return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+    # The notify strategy's stats carry its commit-to-invalidation lags; others have none.
+    lags = m.strategy_end.get("lag_ms")
+    if isinstance(lags, list | tuple) and lags:
+        arr = np.asarray(lags, dtype=np.float64)
+        return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
     return None, None
 
 

@@ -150,11 +150,9 @@ def _cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``evalcache bench invalidation``."""
-    from evalcache.cli import get_bench_subparsers
-
-    p = get_bench_subparsers(subparsers).add_parser(
+def add_cli(bench: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``evalcache bench invalidation`` in the ``bench`` group's subparsers."""
+    p = bench.add_parser(
         "invalidation", help="cost of one invalidation (pattern, tags, generation) vs keyspace"
     )
     p.add_argument("--url", help="Redis URL (default: start a private redis-server)")

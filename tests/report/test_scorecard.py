@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
-from sweep.fake_runs import fake_summary
+from sweep.fake_runs import fake_summary, write_fake_run
 
 from evalcache.report import scorecard
+from evalcache.results import load_families, load_runs
+from evalcache.results_schema import unknown_keys
 
 
 def _row(**over: object) -> dict[str, object]:
@@ -107,3 +111,15 @@ def test_run_scorecard_reads_a_summary_dict() -> None:
     s = scorecard.run_scorecard(fake_summary({"seed": 1})).set_index("key")
     assert s.loc["refreshes", "passed"] is True  # 99 / 100
     assert s.loc["dashboard", "measured"] == 2.0 + 30 * 9  # dashboard_user is the slowest
+
+
+def test_a_summary_and_its_loaded_row_score_the_same(tmp_path: Path) -> None:
+    # One flattener: scoring a summary dict and scoring the row load_runs makes of the saved
+    # run give the same figures.
+    params = {"seed": 2, "ttl_scale": 0.5}
+    summary = fake_summary(params)
+    assert unknown_keys(summary) == []  # the fixture stays schema-shaped
+    write_fake_run(tmp_path, params)
+    runs, families = load_runs(tmp_path), load_families(tmp_path)
+    from_row = scorecard.score_run(runs.iloc[0].to_dict(), families)
+    pd.testing.assert_frame_equal(scorecard.run_scorecard(summary), from_row)

@@ -1,0 +1,335 @@
+"""The ``summary.json`` schema (version 1) in code: the one place its keys are named.
+
+A summary and each object nested in it are typed dicts. Everything that lists keys derives
+from them: the keys every summary carries (:func:`required_keys` of :class:`Summary`, in the
+order written), an empty summary (:func:`empty_summary`), the one flattener
+(:func:`flatten_summary`, used by :func:`evalcache.results.load_runs` and the scorecard), the
+flat columns (:func:`run_columns`, :func:`family_columns`), and the key lists that
+``docs/results-schema.md`` documents, part by part (:data:`PARTS`, :func:`key_paths`).
+
+A key is required when every schema-1 summary has it. The others (a ``total=False`` class) are
+written by today's runner but may be missing from older summaries and test fixtures;
+``baseline_reused`` only comes with a baseline. The run's Parquet files are not summaries:
+their columns are ``evalcache.metrics.TIMESERIES_COLUMNS`` (plus ``db_statements_baseline``
+with a baseline) and ``evalcache.metrics.LATENCY_COLUMNS``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypedDict, get_args, get_origin, get_type_hints, is_typeddict
+
+SCHEMA_VERSION = 1
+
+
+class LatencyStats(TypedDict):
+    """Latency of one outcome in milliseconds (``None`` when it never happened)."""
+
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    p999_ms: float | None
+    max_ms: float | None
+    count: int
+
+
+class Latency(TypedDict):
+    """Outcome -> its latency; ``all`` covers reads and writes."""
+
+    all: LatencyStats
+    hit: LatencyStats
+    miss: LatencyStats
+    uncached: LatencyStats
+    write: LatencyStats
+
+
+class _RedisFootprint(TypedDict):
+    commands: int
+    used_memory_bytes: int
+    keys: int
+
+
+class RedisFootprint(_RedisFootprint, total=False):
+    """The run's own Redis footprint, then the server-wide deltas (shared with other clients)."""
+
+    server_commands: int
+    server_used_memory_bytes: int
+    server_keys: int
+
+
+class DbServer(TypedDict):
+    """The server's counters over the counted window (``evalcache.metrics.ServerCounts``)."""
+
+    statements: int | None
+    dealloc: int | None
+    xact_commit: int
+    xact_rollback: int
+    tup_returned: int
+    tup_fetched: int
+    tup_inserted: int
+    tup_updated: int
+    tup_deleted: int
+    blks_hit: int
+    blks_read: int
+    seq_scan: int
+    idx_scan: int
+    n_tup_ins: int
+    n_tup_upd: int
+    n_tup_del: int
+
+
+class _Params(TypedDict):
+    workload: str
+    strategy: str
+    ttl_scale: float
+    mode: str
+    duration_s: float
+    seed: int
+    scale: float
+    stale_sample: float
+    rate: float
+    refresh: str
+    stampede: str
+    cache: bool
+
+
+class Params(_Params, total=False):
+    """The run's parameters as validated (``evalcache.runner.RunParams``) plus ``cache``."""
+
+    baseline: bool
+    skew: float | None
+    write_ratio: float | None
+    warmup_s: float | None
+    ttl: dict[str, float]
+    workers: int
+    window_s: float
+    saturation_lag_s: float
+    namespace: str | None
+
+
+class _FamilySummary(TypedDict):
+    reads: int
+    hits: int
+    misses: int
+    negative_hits: int
+    hit_rate: float | None
+    stale_reads: int
+    stale_checked: int
+    stale_read_rate: float | None
+    p50_ms: float | None
+    p99_ms: float | None
+    db_statements: int
+    model_hit_rate: float | None
+
+
+class FamilySummary(_FamilySummary, total=False):
+    """The figures of one query family."""
+
+    expirations: int
+    errors: int
+
+
+class WriteOpSummary(TypedDict):
+    """The figures of one write operation."""
+
+    writes: int
+    errors: int
+    db_statements: int
+
+
+class _Summary(TypedDict):
+    schema_version: int
+    run_id: str
+    started_at: str
+    params: Params
+    requests: int
+    reads: int
+    writes: int
+    hits: int
+    misses: int
+    negative_hits: int
+    expirations: int
+    hit_rate: float | None
+    stale_reads: int
+    stale_checked: int
+    stale_read_rate: float | None
+    stale_age_p50_s: float | None
+    stale_age_max_s: float | None
+    db_statements: int
+    db_statements_server: int | None
+    db_rows: int
+    db_time_ms: float
+    db_statements_baseline: int | None
+    db_reduction: float | None
+    model_hit_rate: float | None
+    latency: Latency
+    invalidations: int
+    keys_removed: int
+    invalidation_time_ms: float
+    notify_lag_p50_ms: float | None
+    notify_lag_p99_ms: float | None
+    refreshes_tried: int
+    refreshes_succeeded: int
+    errors: int
+    error_rate: float | None
+    redis: RedisFootprint
+    saturated: bool
+    elapsed_s: float | None
+    simulated_s: float | None
+    warmup_s: float | None
+    time_model: str
+    families: dict[str, FamilySummary]
+
+
+class Summary(_Summary, total=False):
+    """One run's ``summary.json``; the optional keys in the order the runner adds them."""
+
+    writes_noop: int
+    uncached: int
+    db_server: DbServer | None
+    baseline_reused: bool
+    cache_errors: int
+    max_lag_s: float | None
+    template_database: str
+    outcome_digest: str
+    write_ops: dict[str, WriteOpSummary]
+
+
+#: Every object of a summary, named as ``docs/results-schema.md`` heads its table; names with
+#: ``<...>`` stand for each entry of a mapping (each outcome, family, write operation).
+PARTS: dict[str, type[Any]] = {
+    "summary.json": Summary,
+    "params": Params,
+    "latency": Latency,
+    "latency.<outcome>": LatencyStats,
+    "redis": RedisFootprint,
+    "db_server": DbServer,
+    "families.<family>": FamilySummary,
+    "write_ops.<op>": WriteOpSummary,
+}
+
+
+def keys(part: type[Any]) -> tuple[str, ...]:
+    """A part's keys in declared order, required ones first (the order a summary has them)."""
+    return tuple(part.__annotations__)
+
+
+def required_keys(part: type[Any]) -> tuple[str, ...]:
+    """The keys every schema-1 summary's ``part`` carries, in declared order."""
+    required: frozenset[str] = part.__required_keys__
+    return tuple(k for k in keys(part) if k in required)
+
+
+def _empty(tp: Any) -> Any:
+    # Typed dicts get their required keys; then None where allowed, else the type's zero.
+    if is_typeddict(tp):
+        hints = get_type_hints(tp)
+        return {k: _empty(hints[k]) for k in required_keys(tp)}
+    if type(None) in get_args(tp):
+        return None
+    return (get_origin(tp) or tp)()
+
+
+def empty_summary(
+    params: Mapping[str, Any], run_id: str = "", started_at: str = ""
+) -> dict[str, Any]:
+    """A summary with every required key: counts 0, rates and optional figures ``None``.
+
+    The runner fills it in; tests and tools get a valid skeleton.
+    """
+    out: dict[str, Any] = _empty(Summary)
+    out.update(
+        schema_version=SCHEMA_VERSION, run_id=run_id, started_at=started_at, params=dict(params)
+    )
+    return out
+
+
+def mapping_keys() -> tuple[str, ...]:
+    """The required top-level keys whose value is a mapping."""
+    hints = get_type_hints(Summary)
+    return tuple(
+        k for k in required_keys(Summary) if is_typeddict(hints[k]) or get_origin(hints[k]) is dict
+    )
+
+
+def key_paths(summary: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """``(part, key)`` for every key ``summary`` holds, parts named as in :data:`PARTS`."""
+
+    def of(part: str, value: Any) -> set[tuple[str, str]]:
+        return {(part, str(k)) for k in value} if isinstance(value, Mapping) else set()
+
+    out = of("summary.json", summary)
+    for part in ("params", "latency", "redis", "db_server"):
+        out |= of(part, summary.get(part))
+    for part, name in (
+        ("latency.<outcome>", "latency"),
+        ("families.<family>", "families"),
+        ("write_ops.<op>", "write_ops"),
+    ):
+        entries = summary.get(name)
+        for entry in entries.values() if isinstance(entries, Mapping) else ():
+            out |= of(part, entry)
+    return out
+
+
+def unknown_keys(summary: Mapping[str, Any]) -> list[str]:
+    """``part: key`` for each key of ``summary`` the schema does not declare, sorted."""
+    known = {(part, k) for part, td in PARTS.items() for k in keys(td)}
+    return sorted(f"{part}: {k}" for part, k in key_paths(summary) - known)
+
+
+#: Nested parts spread over prefixed columns by :func:`flatten_summary`; ``families`` gets a
+#: table of its own (:func:`family_columns`).
+_SPREAD = ("params", "latency", "redis", "families")
+
+
+def _cell(value: Any) -> Any:
+    # Lists and mappings become JSON text so every column holds scalars.
+    return json.dumps(value, sort_keys=True) if isinstance(value, list | dict) else value
+
+
+def param_columns() -> list[str]:
+    """``param_<name>`` for every parameter."""
+    return [f"param_{k}" for k in keys(Params)]
+
+
+def run_columns() -> list[str]:
+    """The columns of a flattened summary (:func:`flatten_summary`), in schema order."""
+    cols = [k for k in keys(Summary) if k not in _SPREAD]
+    cols += param_columns()
+    cols += [f"latency_{o}_{s}" for o in keys(Latency) for s in keys(LatencyStats)]
+    cols += [f"redis_{k}" for k in keys(RedisFootprint)]
+    return cols
+
+
+def family_columns() -> list[str]:
+    """The columns of a per-family row: run id, family, its figures, the run's parameters."""
+    return ["run_id", "family", *keys(FamilySummary), *param_columns()]
+
+
+def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """One summary as one flat row of scalars.
+
+    ``params`` become ``param_<name>``, ``latency`` becomes ``latency_<outcome>_<stat>``,
+    ``redis`` becomes ``redis_<name>``; other lists and mappings (``db_server``, ``write_ops``)
+    become JSON text; ``families`` is left out (see :func:`family_rows`).
+    """
+    row: dict[str, Any] = {k: _cell(v) for k, v in summary.items() if k not in _SPREAD}
+    for k, v in (summary.get("params") or {}).items():
+        row[f"param_{k}"] = _cell(v)
+    for outcome, stats in (summary.get("latency") or {}).items():
+        for stat, v in (stats or {}).items():
+            row[f"latency_{outcome}_{stat}"] = v
+    for k, v in (summary.get("redis") or {}).items():
+        row[f"redis_{k}"] = _cell(v)
+    return row
+
+
+def family_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per query family of ``summary`` (sorted by family), with the run's parameters."""
+    params = {f"param_{k}": _cell(v) for k, v in (summary.get("params") or {}).items()}
+    return [
+        {"run_id": summary.get("run_id"), "family": family, **dict(figures or {}), **params}
+        for family, figures in sorted((summary.get("families") or {}).items())
+    ]

@@ -1,0 +1,46 @@
+"""Every key a real run writes is in the schema (in its order) and documented."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_schema_doc import PARQUET, documented_paths
+
+from evalcache.results_schema import Summary, key_paths, keys, required_keys, unknown_keys
+from evalcache.runner import run
+from evalcache.settings import Settings
+
+SCALE = 0.02  # the template's scale (conftest.SCALE)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+def test_every_written_key_is_in_the_schema_and_documented(
+    runner_settings: Settings, tmp_path: Path
+) -> None:
+    params = {
+        "workload": "mixed",  # reads of every family and writes: every nested part is filled
+        "strategy": "tags",
+        "scale": SCALE,
+        "duration_s": 60,
+        "rate": 20.0,
+        "seed": 3,
+        "stale_sample": 1.0,
+    }
+    folder = run(params, settings=runner_settings, out=tmp_path, progress=False).folder
+    assert folder is not None
+    written = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert written["families"] and written["write_ops"] and written["db_server"]
+    assert "baseline_reused" in written and "server_keys" in written["redis"]
+
+    assert unknown_keys(written) == [], "keys the runner writes that the schema lacks"
+    undocumented = key_paths(written) - documented_paths()
+    assert not undocumented, f"written but not in docs/results-schema.md: {undocumented}"
+    # Required keys first, then the optional ones, in the order the schema declares them.
+    assert list(written) == [k for k in keys(Summary) if k in written]
+    assert set(required_keys(Summary)) <= set(written)
+    for file, columns in PARQUET.items():
+        assert set(pd.read_parquet(folder / file).columns) <= columns, file
