@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from evalcache.metrics.timeseries import COUNT_COLUMNS
 
 WIDTH = 9.0  # inches: readable at report width (~900 px at 100 dpi)
-TIME_COLUMNS = ("t_s", "time_s", "window_start_s", "simulated_s", "t")
+TIME_COLUMN = "window_start_s"  # the time series' window start (metrics.TIMESERIES_COLUMNS)
 OUTCOME_ORDER = ("hit", "miss", "uncached")
 SEED_FIRST = ("seed",)
 
@@ -35,13 +35,8 @@ def _empty(ax: Any, what: str) -> None:
 
 
 def time_minutes(ts: pd.DataFrame) -> pd.Series:
-    """The time series' window start in simulated minutes (first known time column)."""
-    for col in TIME_COLUMNS:
-        if col in ts.columns:
-            return ts[col].astype(float) / 60.0
-    if "minute" in ts.columns:
-        return ts["minute"].astype(float)
-    return pd.Series(np.arange(len(ts), dtype=float), index=ts.index)
+    """The time series' window start in simulated minutes."""
+    return ts[TIME_COLUMN].astype(float) / 60.0
 
 
 def order_strategies(names: Sequence[Any]) -> list[Any]:
@@ -54,11 +49,8 @@ def per_window(ts: pd.DataFrame) -> pd.DataFrame:
     """Sum a per-(window, family) time series to one row per window (counts only)."""
     if "family" not in ts.columns or ts.empty:
         return ts
-    tcol = next((c for c in (*TIME_COLUMNS, "minute") if c in ts.columns), None)
-    if tcol is None:
-        return ts
     counts = [c for c in (*COUNT_COLUMNS, "db_statements_baseline") if c in ts.columns]
-    return ts.groupby(tcol, as_index=False)[counts].sum()
+    return ts.groupby(TIME_COLUMN, as_index=False)[counts].sum()
 
 
 def _shade_warmup(ax: Any, warmup_s: float | None) -> None:
@@ -373,11 +365,6 @@ def attach_params(families: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         if (c.startswith("param_") or c == "cell") and c not in families.columns
     ]
     return families.merge(runs[["folder", *extra]], on="folder", how="inner")
-
-
-def column(runs: pd.DataFrame, *candidates: str) -> str | None:
-    """The first of ``candidates`` that ``runs`` has (flattened names differ by producer)."""
-    return next((c for c in candidates if c in runs.columns), None)
 
 
 def show(fig: Figure) -> None:

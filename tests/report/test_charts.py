@@ -17,7 +17,9 @@ def _labels(ax) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
 
 
 def test_hit_rate_over_time_plots_hits_over_reads_in_percent() -> None:
-    ts = pd.DataFrame({"t_s": [0.0, 60.0, 120.0], "hits": [0, 50, 90], "misses": [100, 50, 10]})
+    ts = pd.DataFrame(
+        {"window_start_s": [0.0, 60.0, 120.0], "hits": [0, 50, 90], "misses": [100, 50, 10]}
+    )
     ax = charts.hit_rate_over_time(ts).axes[0]
     assert _labels(ax) == ("Cache hit rate over time", "simulated time (min)", "hit rate (%)")
     x, y = ax.lines[0].get_data()
@@ -63,7 +65,7 @@ def test_latency_cdf_falls_back_to_percentiles_without_histograms() -> None:
 def test_db_load_shows_cached_and_measured_baseline_series() -> None:
     ts = pd.DataFrame(
         {
-            "t_s": [0.0, 60.0],
+            "window_start_s": [0.0, 60.0],
             "requests": [100, 300],
             "db_statements": [40, 20],
             "db_statements_baseline": [90, 310],
@@ -77,7 +79,9 @@ def test_db_load_shows_cached_and_measured_baseline_series() -> None:
 
 
 def test_db_load_draws_no_baseline_it_did_not_measure() -> None:
-    ts = pd.DataFrame({"t_s": [0.0, 60.0], "requests": [100, 300], "db_statements": [40, 20]})
+    ts = pd.DataFrame(
+        {"window_start_s": [0.0, 60.0], "requests": [100, 300], "db_statements": [40, 20]}
+    )
     ax = charts.db_load_over_time(ts, {"db_statements": 60, "db_statements_baseline": 400}).axes[0]
     assert [ln.get_label() for ln in ax.lines] == ["with cache"]
 
@@ -188,7 +192,9 @@ def test_per_family_time_series_are_summed_per_window() -> None:
 
 
 def test_time_charts_shade_the_warm_up() -> None:
-    ts = pd.DataFrame({"t_s": [0.0, 60.0, 120.0], "hits": [10, 50, 90], "misses": [90, 50, 10]})
+    ts = pd.DataFrame(
+        {"window_start_s": [0.0, 60.0, 120.0], "hits": [10, 50, 90], "misses": [90, 50, 10]}
+    )
     ts["db_statements"] = ts["misses"]
     for fig in (
         charts.hit_rate_over_time(ts, warmup_s=90.0),

@@ -204,7 +204,7 @@ def write_fake_run(results_dir: str | Path, params: Mapping[str, Any]) -> Path:
     hr = summary["hit_rate"]
     ts = pd.DataFrame(
         {
-            "t_s": minutes * 60.0,
+            "window_start_s": minutes * 60.0,
             "requests": 2100,
             "hits": (hr * 2000 * (1 - 0.5 ** (minutes + 1))),
             "misses": 0,
