@@ -15,10 +15,13 @@ neither an ``invalidations`` nor a ``keys_removed`` of the cache).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from evalcache.cache.context import CacheContext
 from evalcache.cache.failopen import REDIS_ERRORS, PendingOp
+
+T = TypeVar("T")
 
 
 def _text(k: bytes | str) -> str:
@@ -32,19 +35,24 @@ class Primitives:
         self._ctx = ctx
         self._guard = ctx.guard
 
+    def _call(self, what: str, call: Callable[[], T]) -> T | None:
+        """``call()`` through the guard: None while blocked, or when Redis failed (counted)."""
+        if self._guard.blocked and not self._ctx.usable():
+            return None
+        try:
+            return call()
+        except REDIS_ERRORS as exc:
+            self._guard.failed(exc, what)
+            return None
+
     def read_counters(self, keys: Sequence[str]) -> list[int] | None:
         keys = list(keys)
         if not keys:
             return []
-        ctx = self._ctx
-        if self._guard.blocked and not ctx.usable():
-            return None
-        try:
-            raw = ctx.client.mget_nonatomic(keys) if ctx.cluster else ctx.client.mget(keys)
-        except REDIS_ERRORS as exc:
-            self._guard.failed(exc, "MGET")
-            return None
-        return [int(v or 0) for v in raw]
+        client = self._ctx.client
+        mget = client.mget_nonatomic if self._ctx.cluster else client.mget
+        raw: list[Any] | None = self._call("MGET", lambda: mget(keys))
+        return None if raw is None else [int(v or 0) for v in raw]
 
     def bump_counters(self, keys: Sequence[str]) -> bool:
         op: PendingOp = ("counters", tuple(keys))
@@ -65,26 +73,20 @@ class Primitives:
         keys = list(keys)
         if not keys:
             return []
-        ctx = self._ctx
-        if self._guard.blocked and not ctx.usable():
-            return None
-        try:
-            pipe = ctx.client.pipeline(transaction=False)
+
+        def exists() -> list[Any]:
+            pipe = self._ctx.client.pipeline(transaction=False)
             for k in keys:
                 pipe.exists(k)
-            found = pipe.execute()
-        except REDIS_ERRORS as exc:
-            self._guard.failed(exc, "EXISTS")
-            return None
-        return [k for k, n in zip(keys, found, strict=True) if n]
+            return list(pipe.execute())
+
+        found = self._call("EXISTS", exists)
+        return None if found is None else [k for k, n in zip(keys, found, strict=True) if n]
 
     def scan(self, pattern: str) -> list[str] | None:
         ctx = self._ctx
         pattern = ctx.keys.check_pattern(pattern)
-        if self._guard.blocked and not ctx.usable():
-            return None
-        try:
-            return [_text(k) for k in ctx.client.scan_iter(match=pattern, count=ctx.scan_batch)]
-        except REDIS_ERRORS as exc:
-            self._guard.failed(exc, "SCAN")
-            return None
+        return self._call(
+            "SCAN",
+            lambda: [_text(k) for k in ctx.client.scan_iter(match=pattern, count=ctx.scan_batch)],
+        )
