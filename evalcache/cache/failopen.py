@@ -11,9 +11,10 @@ any are pending the cache is *blocked*: reads are misses and writes are skipped,
 stale can be served or re-stored. Each call first tries to recover: it replays the pending
 invalidations in order (deletes are idempotent; a counter INCR applied twice only invalidates
 more) and only then unblocks. If more than ``max_pending`` pile up, recovery flushes the whole
-namespace instead (SCAN + UNLINK): coarse but safe. The log lives in this
-process: another process sharing the namespace replays its own failures. A process that dies
-during an outage loses its log; entries then live until their TTL (stated in the design).
+namespace instead (SCAN + UNLINK; strategies' counters go too and restart at 0): coarse but
+safe. The log lives in this process: another process sharing the namespace replays its own
+failures. A process that dies during an outage loses its log; entries then live until their
+TTL (stated in the design).
 
 Errors that are not connection trouble (e.g. ``OOM command not allowed`` on a write) are
 counted and answered as a no-op, without opening the circuit.
