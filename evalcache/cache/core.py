@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 
 import redis
 from redis.cluster import RedisCluster
@@ -47,6 +47,8 @@ from evalcache.cache.options import CacheOptions, CacheOverrides, check_tags, ch
 from evalcache.cache.primitives import Primitives
 from evalcache.cache.writes import Writes
 from evalcache.clock import Clock
+
+T = TypeVar("T")
 
 
 class DatabaseCache:
@@ -283,6 +285,15 @@ class DatabaseCache:
         h = None if fields is None else header_of(fields)
         self._miss(family, expired=h is not None and h.kind != KIND_LEASE)
         return fills.fill(job, raw, h, serve_stale)
+
+    def load_uncached(self, loader: Callable[[], T], *, family: str | None = None) -> T:
+        """``loader()`` without the cache, counted as a miss and a load.
+
+        What ``get_or_load`` does while Redis is unusable, for a caller that cannot even name
+        its key now (a strategy whose counters are unreadable: :meth:`read_counters` None).
+        """
+        self._miss(family)
+        return self._loader.run(loader, family)[0]
 
     # -- writes ----------------------------------------------------------------------------
     def set(

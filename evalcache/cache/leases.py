@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from evalcache.cache.context import CacheContext
 from evalcache.cache.entry import (
@@ -25,6 +25,8 @@ from evalcache.cache.entry import (
 from evalcache.cache.failopen import REDIS_ERRORS
 from evalcache.cache.locks import CAS_SET, RELEASE_LEASE, RELEASE_LOCK, LoadTimer
 from evalcache.cache.refresh import Refresher, RefreshPolicy
+
+T = TypeVar("T")
 
 _FAILED: Final = b""  # _acquire's answer when Redis failed (distinct from None = not acquired)
 
@@ -66,7 +68,7 @@ class Loader:
 
     def load(self, job: LoadJob) -> Any:
         """Run the loader without caching its result (Redis unusable, or lock wait over)."""
-        return self._load(job)[0]
+        return self.run(job.loader, job.family)[0]
 
     def maybe_refresh(
         self, job: LoadJob, token: bytes, created_at: float, ttl: float, delta: float
@@ -153,16 +155,17 @@ class Loader:
             return _FAILED
         return token if ok else None
 
-    def _load(self, job: LoadJob) -> tuple[Any, float]:
+    def run(self, loader: Callable[[], T], family: str | None) -> tuple[T, float]:
+        """``loader()`` and its duration in seconds, counted (``loads``, ``load_errors``)."""
         t0 = time.perf_counter()
         try:
-            value = job.loader()
+            value = loader()
         except Exception:
             self._stats.incr("load_errors")
             raise
         delta = time.perf_counter() - t0
-        self.timer.observe(job.family, delta)
-        self._stats.incr("loads", family=job.family)
+        self.timer.observe(family, delta)
+        self._stats.incr("loads", family=family)
         return value, delta
 
     def _release(self, job: LoadJob, token: bytes, stale_token: bytes | None) -> None:
@@ -177,7 +180,7 @@ class Loader:
     def _load_and_store(self, job: LoadJob, token: bytes, stale_token: bytes | None) -> Any:
         created = self._clock.now()
         try:
-            value, delta = self._load(job)
+            value, delta = self.run(job.loader, job.family)
         except BaseException:
             self._release(job, token, stale_token)
             raise
@@ -221,7 +224,7 @@ class Loader:
         self._stats.incr("refreshes_tried")
         created = self._clock.now()
         try:
-            value, delta = self._load(job)
+            value, delta = self.run(job.loader, job.family)
         except Exception:
             self._release(job, lock_token, token)
             return

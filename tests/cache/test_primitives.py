@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import pytest
 import redis
@@ -12,9 +13,20 @@ from evalcache.cache import ANY, DatabaseCache, encode_part
 from evalcache.clock import VirtualClock
 from evalcache.errors import CacheError, ConfigError
 
-from .conftest import RedisProcess
-
 pytestmark = pytest.mark.redis
+
+
+class RedisServer(Protocol):
+    """What these tests use of the ``own_redis`` fixture (a Redis of the test's own)."""
+
+    port: int
+
+    @property
+    def url(self) -> str: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 def test_counter_keys_keep_the_strategies_layout(cache: DatabaseCache) -> None:
@@ -76,7 +88,7 @@ def _pipeline(client: redis.Redis, op: str, keys: list[str]) -> list[object]:
     return pipe.execute()
 
 
-def test_each_primitive_sends_what_the_strategies_sent_directly(own_redis: RedisProcess) -> None:
+def test_each_primitive_sends_what_the_strategies_sent_directly(own_redis: RedisServer) -> None:
     admin = redis.Redis(port=own_redis.port)
     cache = DatabaseCache(own_redis.url, namespace="pc", clock=VirtualClock(0))
     client = cache.client
@@ -111,7 +123,7 @@ def test_each_primitive_sends_what_the_strategies_sent_directly(own_redis: Redis
     cache.close()
 
 
-def _cache(server: RedisProcess, **kw: object) -> DatabaseCache:
+def _cache(server: RedisServer, **kw: object) -> DatabaseCache:
     options: dict[str, object] = {"socket_timeout": 0.1, "retry_interval": 0.2, **kw}
     return DatabaseCache(
         server.url,
@@ -132,7 +144,7 @@ PRIMITIVES: list[tuple[str, Callable[[DatabaseCache], object], object]] = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "call", "answer"), PRIMITIVES, ids=[p[0] for p in PRIMITIVES])
 def test_primitives_fail_open_on_a_stopped_redis(
-    own_redis: RedisProcess, name: str, call: Callable[[DatabaseCache], object], answer: object
+    own_redis: RedisServer, name: str, call: Callable[[DatabaseCache], object], answer: object
 ) -> None:
     own_redis.stop()
     cache = _cache(own_redis, retry_interval=30.0)  # the circuit stays open for the test
@@ -149,7 +161,7 @@ def test_primitives_fail_open_on_a_stopped_redis(
 
 
 @pytest.mark.slow
-def test_missed_bumps_are_replayed_before_the_next_read(own_redis: RedisProcess) -> None:
+def test_missed_bumps_are_replayed_before_the_next_read(own_redis: RedisServer) -> None:
     cache = _cache(own_redis)
     admin = redis.Redis(port=own_redis.port)
     counter = cache.keys.counter("tv", "appointments")
@@ -164,7 +176,7 @@ def test_missed_bumps_are_replayed_before_the_next_read(own_redis: RedisProcess)
 
 
 @pytest.mark.slow
-def test_fail_open_off_raises(own_redis: RedisProcess) -> None:
+def test_fail_open_off_raises(own_redis: RedisServer) -> None:
     cache = _cache(own_redis, fail_open=False)
     own_redis.stop()
     with pytest.raises(CacheError, match="MGET"):
