@@ -184,3 +184,19 @@ def test_fail_open_off_raises(own_redis: RedisServer) -> None:
     with pytest.raises(CacheError, match="INCR"):
         cache.bump_counters([cache.keys.counter("gen", "g")])
     cache.close()
+
+
+def test_load_uncached_counts_a_miss_and_a_load_and_stores_nothing(
+    cache: DatabaseCache, redis_client: redis.Redis
+) -> None:
+    assert cache.load_uncached(lambda: {"a": 1}, family="f") == {"a": 1}
+    fam = cache.family_stats()["f"]
+    assert (fam["misses"], fam["loads"], fam["hits"]) == (1, 1, 0)
+    assert redis_client.keys(f"{cache.namespace}*") == []
+
+    def boom() -> None:
+        raise LookupError("db down")
+
+    with pytest.raises(LookupError):
+        cache.load_uncached(boom, family="f")
+    assert cache.stats()["load_errors"] == 1
