@@ -192,7 +192,7 @@ def test_load_uncached_counts_a_miss_and_a_load_and_stores_nothing(
     assert cache.load_uncached(lambda: {"a": 1}, family="f") == {"a": 1}
     fam = cache.family_stats()["f"]
     assert (fam["misses"], fam["loads"], fam["hits"]) == (1, 1, 0)
-    assert redis_client.keys(f"{cache.namespace}*") == []
+    assert list(redis_client.scan_iter(match=f"{cache.namespace}*")) == []
 
     def boom() -> None:
         raise LookupError("db down")
