@@ -11,10 +11,11 @@ True
 from __future__ import annotations
 
 from evalcache.cache.codec import CODECS, Codec, MsgpackCodec, OrjsonCodec, get_codec, json_safe
-from evalcache.cache.entry import NO_VALUE, CacheEntry
+from evalcache.cache.core import DatabaseCache
+from evalcache.cache.entry import NO_VALUE, CacheEntry, Header
 from evalcache.cache.keys import ANY, KeyBuilder, encode_part, escape_pattern
-from evalcache.cache.loading import DatabaseCache
 from evalcache.cache.locks import LoadTimer
+from evalcache.cache.options import CacheOptions
 from evalcache.cache.stats import COUNTERS, FAMILY_COUNTERS
 
 __all__ = [
@@ -24,8 +25,10 @@ __all__ = [
     "FAMILY_COUNTERS",
     "NO_VALUE",
     "CacheEntry",
+    "CacheOptions",
     "Codec",
     "DatabaseCache",
+    "Header",
     "KeyBuilder",
     "LoadTimer",
     "MsgpackCodec",

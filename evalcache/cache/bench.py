@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 import redis
 
-from evalcache.cache.loading import DatabaseCache
+from evalcache.cache.core import DatabaseCache
 from evalcache.settings import Settings
 
 Variant = tuple[str, Callable[[], Any] | None, Callable[[], Awaitable[Any]] | None]

@@ -1,130 +1,129 @@
 """``DatabaseCache``: the seed plan's cache surface on real Redis, done right.
 
-Read paths (``get``, ``mget``, ``get_with_metadata``) and write paths (``set``,
-``set_with_tags``, invalidations) live here; ``get_or_load`` (leases, single flight, refresh
-ahead) lives in :mod:`evalcache.cache.loading`. Pieces: keys (``keys.py``), envelope
-(``entry.py``), codec (``codec.py``), tags (``tags.py``), counters (``stats.py``), fail open
-(``failopen.py``), leases and locks (``locks.py``), refresh ahead (``refresh.py``).
+The class itself holds the read paths (``get``, ``mget``, ``get_with_metadata`` and the hit of
+``get_or_load``): the measured hit path runs here without a hop through another object. The
+rest is delegated to named parts that share one :class:`~evalcache.cache.context.CacheContext`
+(client, keys, codecs, clock, counters, fail-open guard, tag index):
 
-Time: an entry is fresh while ``clock.now() < created_at + ttl``, read from its metadata. With
-the wall clock the Redis TTL equals ``ttl + stale_grace`` (Redis expires keys itself: live
-mode). With a virtual clock (``clock.virtual``) Redis only bounds memory: its TTL is ``ttl +
-virtual_slack`` real seconds, so a virtual run slower than real time never loses an entry
-before its virtual TTL.
+- :class:`~evalcache.cache.writes.Writes`: ``set``, invalidations, flush, cleanup;
+- :class:`~evalcache.cache.leases.Loader`: the misses of ``get_or_load`` (leases, single
+  flight, compare-and-set stores) and refresh ahead;
+- :class:`~evalcache.cache.primitives.Primitives`: guarded counters, EXISTS and SCAN for
+  invalidation strategies.
+
+Its settings are one :class:`~evalcache.cache.options.CacheOptions`, validated once. Other
+pieces: keys (``keys.py``), envelope (``entry.py``), codec (``codec.py``), tags (``tags.py``),
+counters (``stats.py``), fail open (``failopen.py``), leases and locks (``locks.py``), refresh
+ahead (``refresh.py``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar, Unpack
 
 import redis
 from redis.cluster import RedisCluster
 
-from evalcache.cache.codec import Codec, codecs_by_id, get_codec
+from evalcache.cache.context import CacheContext
 from evalcache.cache.entry import (
-    HEADER_SIZE,
     KIND_LEASE,
     KIND_NEGATIVE,
-    KIND_VALUE,
     NO_VALUE,
     CacheEntry,
     CorruptEntry,
     Version,
-    pack,
-    unpack_header,
+    header_of,
+    read_header,
     unpack_meta,
 )
-from evalcache.cache.failopen import REDIS_ERRORS, Guard, PendingOp
-from evalcache.cache.keys import KeyBuilder, Part, _Any
-from evalcache.cache.stats import CacheStats
-from evalcache.cache.tags import TagIndex
-from evalcache.clock import Clock, SystemClock
-from evalcache.errors import ConfigError
-from evalcache.settings import validate_redis_url
+from evalcache.cache.failopen import REDIS_ERRORS
+from evalcache.cache.keys import Part, _Any
+from evalcache.cache.leases import Loader, LoadJob
+from evalcache.cache.locks import LoadTimer
+from evalcache.cache.options import CacheOptions, CacheOverrides, check_tags, check_ttl
+from evalcache.cache.primitives import Primitives
+from evalcache.cache.writes import Writes
+from evalcache.clock import Clock
 
-Header = tuple[bytes, int, bytes, float, float, float, int]
-
-
-def _check_ttl(name: str, ttl: float) -> float:
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
-        raise ConfigError(name, f"{ttl!r} is not a positive number of seconds")
-    if not math.isfinite(ttl):
-        raise ConfigError(name, f"{ttl!r} is not finite")
-    return float(ttl)
+T = TypeVar("T")
 
 
-def _check_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(tags, str):
-        raise ConfigError("tags", f"{tags!r} is a string; pass a list or tuple of tags")
-    out = tuple(tags)
-    for t in out:
-        if not isinstance(t, str) or not t:
-            raise ConfigError("tags", f"{t!r} is not a non-empty string")
-    return out
+class DatabaseCache:
+    """A Redis query cache with leases, single flight, refresh ahead and fail open.
 
+    Parameters
+    ----------
+    client_or_url:
+        A ``redis.Redis`` or ``redis.cluster.RedisCluster`` (used as is: set its socket
+        timeouts yourself) or a ``redis://`` URL (a client with ``socket_timeout`` is made and
+        closed by :meth:`close`).
+    options:
+        A :class:`~evalcache.cache.options.CacheOptions` (namespace, codec, TTLs, fail open,
+        refresh ahead, ...); default ``CacheOptions()``.
+    clock:
+        Expiry is judged against ``clock.now()``; default the wall clock. A clock with
+        ``virtual = True`` makes Redis TTLs a memory bound only (``ttl + virtual_slack``).
+    load_timer:
+        Observes loader durations and derives lock and lease lifetimes from them; default a
+        new :class:`~evalcache.cache.locks.LoadTimer`.
+    **overrides:
+        Any field of :class:`~evalcache.cache.options.CacheOptions`, replacing the one in
+        ``options`` (``DatabaseCache(client, namespace="x", default_ttl=60)``).
 
-class CacheBase:
-    """Construction, reads, writes and invalidations. See :class:`DatabaseCache`."""
+    Examples
+    --------
+    >>> cache = DatabaseCache("redis://127.0.0.1:6379/0", namespace="demo")  # doctest: +SKIP
+    >>> key = cache.key("user_profile", 42)  # doctest: +SKIP
+    >>> cache.get_or_load(key, lambda: load(42), ttl=3600, tags=["user:42"])  # doctest: +SKIP
+    """
 
     def __init__(
         self,
         client_or_url: redis.Redis | RedisCluster | str,
+        options: CacheOptions | None = None,
         *,
-        namespace: str = "evalcache",
-        codec: str | Codec = "orjson",
         clock: Clock | None = None,
-        default_ttl: float = 600.0,
-        negative_ttl: float = 60.0,
-        fail_open: bool = True,
-        socket_timeout: float = 0.25,
-        retry_interval: float = 1.0,
-        max_pending: int = 10_000,
-        virtual_slack: float = 3600.0,
-        stale_grace: float = 0.0,
-        tag_prune_threshold: int = 1000,
-        scan_batch: int = 500,
+        load_timer: LoadTimer | None = None,
+        **overrides: Unpack[CacheOverrides],
     ) -> None:
-        self.keys = KeyBuilder(namespace)
-        self.namespace = namespace
-        self.codec = get_codec(codec)
-        self._codecs = {**codecs_by_id(), self.codec.codec_id: self.codec}
-        self.clock: Clock = clock if clock is not None else SystemClock()
-        self.default_ttl = _check_ttl("default_ttl", default_ttl)
-        self.negative_ttl = _check_ttl("negative_ttl", negative_ttl)
-        if virtual_slack < 0 or stale_grace < 0:
-            raise ConfigError("virtual_slack/stale_grace", "must be >= 0 seconds")
-        self._virtual = bool(getattr(self.clock, "virtual", False))
-        self._slack = virtual_slack if self._virtual else stale_grace
-        if isinstance(client_or_url, str):
-            url = validate_redis_url(client_or_url, "client_or_url")
-            self.client: Any = redis.Redis.from_url(
-                url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-            )
-            self._owns_client = True
-        elif isinstance(client_or_url, redis.Redis | RedisCluster):
-            self.client = client_or_url
-            self._owns_client = False
-        else:
-            raise ConfigError(
-                "client_or_url",
-                f"{type(client_or_url).__name__}; accepted: redis.Redis, "
-                "redis.cluster.RedisCluster or a redis:// URL",
-            )
-        self.cluster = isinstance(self.client, RedisCluster)
-        self._stats = CacheStats()
-        self._guard = Guard(
-            self._stats, enabled=fail_open, retry_interval=retry_interval, max_pending=max_pending
-        )
-        self.scan_batch = scan_batch
-        self._tags = TagIndex(
-            self.client,
-            self.keys,
-            cluster=self.cluster,
-            prune_threshold=tag_prune_threshold,
-            batch=scan_batch,
-        )
+        options = options if options is not None else CacheOptions()
+        if overrides:
+            options = dataclasses.replace(options, **overrides)
+        self.options = options
+        ctx = CacheContext(client_or_url, options, clock)
+        self._ctx = ctx
+        self.namespace = options.namespace
+        self.keys = ctx.keys
+        self.codec = ctx.codec
+        self.clock = ctx.clock
+        self.client = ctx.client
+        self.cluster = ctx.cluster
+        self.scan_batch = options.scan_batch
+        self.default_ttl = options.default_ttl
+        self.negative_ttl = options.negative_ttl
+        self._stats = ctx.stats
+        self._guard = ctx.guard
+        # Bound once: the hit paths below look these up on every call.
+        self._decode = ctx.decode
+        self._miss = ctx.miss
+        self._read = ctx.stats.read
+        self._writes = Writes(ctx)
+        self._loader = Loader(ctx, load_timer)
+        self._primitives = Primitives(ctx)
+        self.timer = self._loader.timer
+
+    @property
+    def serve_stale(self) -> bool:
+        """Default of ``get_or_load(serve_stale=...)``."""
+        return self._loader.serve_stale
+
+    @property
+    def lock_wait(self) -> float | None:
+        """Seconds a caller waits for another caller's load (None: derived from the timer)."""
+        return self._loader.lock_wait
 
     # -- keys ------------------------------------------------------------------------------
     def key(self, family: str, *parts: Part) -> str:
@@ -147,96 +146,32 @@ class CacheBase:
     def reset_stats(self) -> None:
         self._stats.reset()
 
-    # -- plumbing --------------------------------------------------------------------------
-    def _px(self, ttl: float) -> int:
-        """Redis TTL in milliseconds for an entry of clock TTL ``ttl``."""
-        return max(1, math.ceil((ttl + self._slack) * 1000))
-
-    def _usable(self) -> bool:
-        """False while Redis is down or missed invalidations are still pending."""
-        return not self._guard.blocked or self._guard.recover(self._replay, self._flush)
-
-    def _replay(self, op: PendingOp) -> None:
-        kind, args = op
-        if kind == "keys":
-            self.client.unlink(*args)
-        elif kind == "pattern":
-            self._unlink_matching(args[0])
-        else:
-            self._tags.invalidate(args)
-
-    def _flush(self) -> None:
-        for pattern in self.keys.namespace_patterns():
-            self._unlink_matching(pattern)
-
-    def _unlink_matching(self, pattern: str) -> int:
-        removed = 0
-        batch: list[Any] = []
-        for k in self.client.scan_iter(match=pattern, count=self.scan_batch):
-            batch.append(k)
-            if len(batch) >= self.scan_batch:
-                removed += int(self.client.unlink(*batch))
-                batch = []
-        if batch:
-            removed += int(self.client.unlink(*batch))
-        return removed
-
-    def _header(self, key: str, raw: bytes) -> Header | None:
-        """The entry header, or None for a corrupt or foreign entry (counted and deleted)."""
-        try:
-            return unpack_header(raw)
-        except CorruptEntry:
-            self._corrupt(key)
-            return None
-
-    def _corrupt(self, key: str) -> None:
-        self._stats.incr("corrupt")
-        try:
-            self.client.unlink(key)
-        except REDIS_ERRORS as exc:
-            self._guard.failed(exc, "UNLINK")
-
-    def _value(self, key: str, raw: bytes, h: Header) -> Any:
-        """Decode the value of a V or N entry; NO_VALUE (counted, deleted) if undecodable."""
-        if h[0] != KIND_VALUE:
-            return None
-        codec = self._codecs.get(h[1])
-        try:
-            if codec is None:
-                raise CorruptEntry(f"unknown codec id {h[1]}")
-            return codec.decode(memoryview(raw)[HEADER_SIZE + h[6] :])
-        except Exception:  # any codec failure means a foreign or damaged entry
-            self._corrupt(key)
-            return NO_VALUE
-
-    def _miss(self, family: str | None, expired: bool = False) -> Any:
-        self._stats.incr("misses", family=family)
-        if expired:
-            self._stats.incr("expirations", family=family)
-        return NO_VALUE
-
+    # -- reads -----------------------------------------------------------------------------
     def _decide(self, key: str, raw: bytes | None, family: str | None, now: float) -> Any:
         """The value a read returns for ``raw`` (counting hit or miss)."""
         if raw is None:
             return self._miss(family)
-        h = self._header(key, raw)
-        if h is None or h[0] == KIND_LEASE:
+        try:  # named locals, not a Header: see read_header
+            _, kind, codec_id, _, created_at, ttl, _, meta_len = read_header(raw)
+        except CorruptEntry:
+            self._ctx.corrupt(key)
             return self._miss(family)
-        if now >= h[3] + h[4]:
+        if kind == KIND_LEASE:
+            return self._miss(family)
+        if now >= created_at + ttl:
             return self._miss(family, expired=True)
-        value = self._value(key, raw, h)
+        value = self._decode(key, raw, kind, codec_id, meta_len)
         if value is NO_VALUE:
             return self._miss(family)
-        self._stats.read(len(raw), family, negative=h[0] == KIND_NEGATIVE)
+        self._read(len(raw), family, kind == KIND_NEGATIVE)
         return value
 
-    # -- reads -----------------------------------------------------------------------------
     def get(self, key: str, *, family: str | None = None) -> Any:
         """The cached value of ``key``, or :data:`NO_VALUE` on a miss. One round trip.
 
         A cached ``None`` (negative entry), ``0``, ``""`` or ``[]`` is returned as such.
         """
-        if self._guard.blocked and not self._usable():
+        if self._guard.blocked and not self._ctx.usable():
             return self._miss(family)
         try:
             raw = self.client.get(key)
@@ -250,7 +185,7 @@ class CacheBase:
         keys = list(keys)
         if not keys:
             return []
-        if self._guard.blocked and not self._usable():
+        if self._guard.blocked and not self._ctx.usable():
             return [self._miss(family) for _ in keys]
         try:
             raws = self.client.mget_nonatomic(keys) if self.cluster else self.client.mget(keys)
@@ -266,7 +201,7 @@ class CacheBase:
         Does not count hits or misses (an inspection call). Expired entries are returned only
         with ``include_expired=True``.
         """
-        if self._guard.blocked and not self._usable():
+        if self._guard.blocked and not self._ctx.usable():
             return None
         try:
             raw = self.client.get(key)
@@ -275,47 +210,92 @@ class CacheBase:
             return None
         if raw is None:
             return None
-        h = self._header(key, raw)
-        if h is None or h[0] == KIND_LEASE:
+        h = self._ctx.header(key, raw)
+        if h is None or h.kind == KIND_LEASE:
             return None
-        if not include_expired and self.clock.now() >= h[3] + h[4]:
+        if not include_expired and self.clock.now() >= h.created_at + h.ttl:
             return None
         try:
-            version, tags = unpack_meta(raw, h[6])
+            version, tags = unpack_meta(raw, h.meta_len)
         except CorruptEntry:
-            self._corrupt(key)
+            self._ctx.corrupt(key)
             return None
-        value = self._value(key, raw, h)
+        value = self._ctx.value(key, raw, h)
         if value is NO_VALUE:
             return None
-        return CacheEntry(value, h[3], h[4], tags, version, h[5], h[0] == KIND_NEGATIVE, token=h[2])
+        negative = h.kind == KIND_NEGATIVE
+        return CacheEntry(value, h.created_at, h.ttl, tags, version, h.delta, negative, h.token)
+
+    def get_or_load(
+        self,
+        key: str,
+        loader: Callable[[], Any],
+        ttl: float | None = None,
+        *,
+        tags: Iterable[str] = (),
+        negative_ttl: float | None = None,
+        family: str | None = None,
+        version: Version = None,
+        serve_stale: bool | None = None,
+    ) -> Any:
+        """The cached value of ``key``, or ``loader()``'s result, stored for next time.
+
+        A hit costs one round trip (one GET). On a miss the caller takes a lease (single
+        flight across threads and processes; others wait, or get the stale value with
+        ``serve_stale``), runs ``loader`` and stores its result unless an invalidation of the
+        key or one of ``tags`` happened meanwhile. A loader result of ``None`` is cached as a
+        negative entry for ``negative_ttl``; any other value, ``[]`` and ``0`` included, is a
+        normal entry for ``ttl``. Loader exceptions propagate and nothing is stored.
+        """
+        job = LoadJob(
+            key,
+            loader,
+            self.default_ttl if ttl is None else check_ttl("ttl", ttl),
+            self.negative_ttl if negative_ttl is None else check_ttl("negative_ttl", negative_ttl),
+            check_tags(tags),
+            family,
+            version,
+        )
+        fills = self._loader
+        if self._guard.blocked and not self._ctx.usable():
+            self._miss(family)
+            return fills.load(job)
+        try:
+            raw = self.client.get(key)
+        except REDIS_ERRORS as exc:
+            self._guard.failed(exc, "GET")
+            self._miss(family)
+            return fills.load(job)
+        fields = None
+        if raw is not None:
+            try:
+                fields = read_header(raw)
+            except CorruptEntry:
+                self._ctx.corrupt(key)
+        if fields is not None:  # named locals, not a Header: see read_header
+            _, kind, codec_id, token, created_at, entry_ttl, delta, meta_len = fields
+            if kind != KIND_LEASE and self.clock.now() < created_at + entry_ttl:
+                value = self._decode(key, raw, kind, codec_id, meta_len)
+                if value is not NO_VALUE:
+                    self._read(len(raw), family, kind == KIND_NEGATIVE)
+                    if fills.policy.enabled:
+                        fills.maybe_refresh(job, token, created_at, entry_ttl, delta)
+                    return value
+                fields = None  # undecodable: counted and deleted, a plain miss
+        h = None if fields is None else header_of(fields)
+        self._miss(family, expired=h is not None and h.kind != KIND_LEASE)
+        return fills.fill(job, raw, h, serve_stale)
+
+    def load_uncached(self, loader: Callable[[], T], *, family: str | None = None) -> T:
+        """``loader()`` without the cache, counted as a miss and a load.
+
+        What ``get_or_load`` does while Redis is unusable, for a caller that cannot even name
+        its key now (a strategy whose counters are unreadable: :meth:`read_counters` None).
+        """
+        self._miss(family)
+        return self._loader.run(loader, family)[0]
 
     # -- writes ----------------------------------------------------------------------------
-    def _envelope(
-        self,
-        value: Any,
-        ttl: float,
-        tags: tuple[str, ...],
-        version: Version,
-        delta: float,
-        created_at: float,
-    ) -> bytes:
-        if value is None:
-            env, _ = pack(KIND_NEGATIVE, 0, b"", created_at, ttl, delta, version, tags)
-        else:
-            try:
-                payload = self.codec.encode(value)
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise ConfigError(
-                    "value",
-                    f"{self.codec.name} cannot encode it ({exc}); accepted: JSON-like values "
-                    "(dict, list, str, int, float, bool, None), datetime, Decimal, UUID",
-                ) from exc
-            env, _ = pack(
-                KIND_VALUE, self.codec.codec_id, payload, created_at, ttl, delta, version, tags
-            )
-        return env
-
     def set(
         self,
         key: str,
@@ -330,26 +310,7 @@ class CacheBase:
         With tags, the value and its tag memberships are written in one MULTI (one round trip).
         Returns False when the write was skipped (Redis unavailable, pending invalidations).
         """
-        ttl = self.default_ttl if ttl is None else _check_ttl("ttl", ttl)
-        tags = _check_tags(tags)
-        env = self._envelope(value, ttl, tags, version, 0.0, self.clock.now())
-        if self._guard.blocked and not self._usable():
-            return False
-        px = self._px(ttl)
-        try:
-            if tags:
-                pipe = self.client.pipeline(transaction=not self.cluster)
-                positions = self._tags.register(pipe, key, tags, px)
-                pipe.set(key, env, px=px)
-                self._tags.after(pipe.execute(), positions)
-            else:
-                self.client.set(key, env, px=px)
-        except REDIS_ERRORS as exc:
-            self._guard.failed(exc, "SET")
-            return False
-        self._stats.incr("sets")
-        self._stats.incr("bytes_written", len(env))
-        return True
+        return self._writes.set(key, value, ttl, tags, version)
 
     def set_with_tags(
         self,
@@ -361,32 +322,12 @@ class CacheBase:
         version: Version = None,
     ) -> bool:
         """:meth:`set` with tags (the seed plan's name)."""
-        return self.set(key, value, ttl, tags=tags, version=version)
+        return self._writes.set(key, value, ttl, tags, version)
 
     # -- invalidation ----------------------------------------------------------------------
-    def _invalidate(self, op: PendingOp) -> int:
-        self._stats.incr("invalidations")
-        if self._guard.blocked and not self._usable():
-            self._guard.missed_invalidation(op)
-            return 0
-        try:
-            if op[0] == "keys":
-                n = int(self.client.unlink(*op[1]))
-            elif op[0] == "pattern":
-                n = self._unlink_matching(op[1][0])
-            else:
-                n = self._tags.invalidate(op[1])
-        except REDIS_ERRORS as exc:
-            self._guard.failed(exc, "invalidation")
-            self._guard.missed_invalidation(op)
-            return 0
-        self._stats.incr("keys_removed", n)
-        return n
-
     def invalidate(self, keys: str | Iterable[str]) -> int:
         """Delete one key or several (UNLINK); return how many existed."""
-        ks = (keys,) if isinstance(keys, str) else tuple(keys)
-        return self._invalidate(("keys", ks)) if ks else 0
+        return self._writes.invalidate(keys)
 
     def invalidate_pattern(self, pattern: str) -> int:
         """Delete every entry matching ``pattern`` (SCAN with COUNT batches + UNLINK, never KEYS).
@@ -394,24 +335,15 @@ class CacheBase:
         ``pattern`` must start with this namespace's prefix: build it with :meth:`pattern`, or
         put raw ids through :func:`escape_pattern` (better: :func:`encode_part`).
         """
-        return self._invalidate(("pattern", (self.keys.check_pattern(pattern),)))
+        return self._writes.invalidate_pattern(pattern)
 
     def invalidate_tags(self, tags: Iterable[str]) -> int:
         """Delete every entry carrying any of ``tags``; return the number of keys removed."""
-        tags = _check_tags(tags)
-        return self._invalidate(("tags", tags)) if tags else 0
+        return self._writes.invalidate_tags(tags)
 
     def flush_namespace(self) -> int:
-        """Delete every key of this namespace (entries, locks, tag sets)."""
-        self._stats.incr("invalidations")
-        try:
-            n = sum(self._unlink_matching(p) for p in self.keys.namespace_patterns())
-        except REDIS_ERRORS as exc:
-            self._guard.failed(exc, "flush")
-            self._guard.missed_invalidation(("pattern", (self.keys.namespace_patterns()[0],)))
-            return 0
-        self._stats.incr("keys_removed", n)
-        return n
+        """Delete every key of this namespace (entries, locks, tag sets, counters)."""
+        return self._writes.flush_namespace()
 
     def cleanup_stale_entries(self, older_than: float) -> int:
         """Delete entries not read for ``older_than`` real seconds; prune tag sets.
@@ -419,37 +351,56 @@ class CacheBase:
         Uses ``OBJECT IDLETIME`` (which does not itself count as a read), so the criterion is in
         real seconds even with a virtual clock. Returns the number of entries removed.
         """
-        if older_than < 0:
-            raise ConfigError("older_than", f"{older_than!r} is not >= 0 seconds")
-        if self._guard.blocked and not self._usable():
-            return 0
-        removed = 0
-        try:
-            pattern = self.keys.namespace_patterns()[0]
-            batch = [k for k in self.client.scan_iter(match=pattern, count=self.scan_batch)]
-            for i in range(0, len(batch), self.scan_batch):
-                chunk = batch[i : i + self.scan_batch]
-                pipe = self.client.pipeline(transaction=False)
-                for k in chunk:
-                    pipe.object("idletime", k)
-                idle = pipe.execute(raise_on_error=False)
-                old = [
-                    k
-                    for k, t in zip(chunk, idle, strict=True)
-                    if isinstance(t, int) and t >= older_than
-                ]
-                if old:
-                    removed += int(self.client.unlink(*old))
-            self._tags.prune_all()
-        except REDIS_ERRORS as exc:
-            self._guard.failed(exc, "cleanup")
-        self._stats.incr("keys_removed", removed)
-        return removed
+        return self._writes.cleanup_stale_entries(older_than)
 
     def prune_tags(self) -> int:
         """Remove members of expired or deleted entries from every tag set of the namespace."""
-        try:
-            return self._tags.prune_all()
-        except REDIS_ERRORS as exc:
-            self._guard.failed(exc, "prune")
-            return 0
+        return self._writes.prune_tags()
+
+    # -- guarded primitives for strategies -------------------------------------------------
+    def read_counters(self, keys: Sequence[str]) -> list[int] | None:
+        """Integer counters under ``keys`` (absent = 0), with one MGET (one per slot).
+
+        ``None`` when Redis is unavailable, the cache is blocked by pending invalidations, or
+        the call failed (counted): the caller should then load without caching.
+        """
+        return self._primitives.read_counters(keys)
+
+    def bump_counters(self, keys: Sequence[str]) -> bool:
+        """INCR each counter in one non-transactional pipeline; False if it did not happen.
+
+        A bump that cannot reach Redis is logged as a missed invalidation and replayed before
+        the cache serves reads again. Leaves the ``invalidations`` and ``keys_removed``
+        counters alone (a bump deletes nothing).
+        """
+        return self._primitives.bump_counters(keys)
+
+    def existing(self, keys: Sequence[str]) -> list[str] | None:
+        """Those of ``keys`` that exist (one pipeline of EXISTS), in order; None on failure."""
+        return self._primitives.existing(keys)
+
+    def scan(self, pattern: str) -> list[str] | None:
+        """Keys matching ``pattern`` (SCAN with ``scan_batch``), as str; None on failure.
+
+        ``pattern`` must start with this namespace's prefix (build it with :meth:`pattern`).
+        """
+        return self._primitives.scan(pattern)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the refresh pool (waiting for running refreshes) and close an owned client."""
+        self._loader.refresher.close()
+        if self._ctx.owns_client:
+            self.client.close()
+
+    def __enter__(self) -> DatabaseCache:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def wait_for_refreshes(self, timeout: float = 5.0) -> bool:
+        """Block until no background refresh is running; False on timeout."""
+        return self._loader.refresher.wait_idle(timeout)

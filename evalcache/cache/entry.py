@@ -11,8 +11,9 @@ Layout (little endian)::
     40 meta                    orjson ``[version, [tags...]]``
     .. value                   codec bytes (absent for N and L)
 
-The hit path unpacks the header with one ``struct`` call and decodes only the value; tags and
-version are decoded only by :meth:`DatabaseCache.get_with_metadata`. Lua scripts read the token
+The hit path unpacks the header with one ``struct`` call into named locals (other paths get a
+:class:`Header`, a named tuple) and decodes only the value; tags and version are decoded only by
+:meth:`DatabaseCache.get_with_metadata`. Lua scripts read the token
 at bytes 5..12 (1-based) without decoding anything.
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -33,6 +34,28 @@ KIND_NEGATIVE: Final = b"N"
 KIND_LEASE: Final = b"L"
 
 Version = int | str | None
+_KINDS: Final = (KIND_VALUE, KIND_NEGATIVE, KIND_LEASE)
+
+
+class Header(NamedTuple):
+    """The fixed header of an entry, as laid out above (one field per ``HEADER`` field)."""
+
+    magic: bytes
+    kind: bytes
+    codec_id: int
+    token: bytes
+    created_at: float
+    ttl: float
+    delta: float
+    meta_len: int
+
+
+# The fields of a Header as the struct returns them: a plain tuple, in Header's order.
+HeaderFields = tuple[bytes, bytes, int, bytes, float, float, float, int]
+
+# tuple.__new__ wraps the struct's tuple without Header._make's Python-level call and length
+# check (HEADER has exactly Header's fields).
+_new_header: Final = tuple.__new__
 
 
 class _NoValue:
@@ -128,17 +151,33 @@ def lease(token: bytes, now: float) -> bytes:
     return HEADER.pack(MAGIC, KIND_LEASE, 0, token, now, 0.0, 0.0, 0)
 
 
-def unpack_header(raw: bytes) -> tuple[bytes, int, bytes, float, float, float, int]:
-    """``(kind, codec_id, token, created_at, ttl, delta, meta_length)``; raises CorruptEntry."""
+def read_header(raw: bytes) -> HeaderFields:
+    """The header's fields, in :class:`Header` order; raises CorruptEntry.
+
+    A plain tuple for the hit paths, which unpack it into named locals: building a
+    :class:`Header` costs ~60 ns, a measurable share of a hit's CPU time. Elsewhere use
+    :func:`unpack_header`.
+    """
     try:
-        magic, kind, codec_id, token, created, ttl, delta, mlen = HEADER.unpack_from(raw)
+        fields: HeaderFields = HEADER.unpack_from(raw)
     except struct.error as exc:
         raise CorruptEntry(f"entry shorter than its {HEADER_SIZE}-byte header") from exc
-    if magic != MAGIC or kind not in (KIND_VALUE, KIND_NEGATIVE, KIND_LEASE):
+    magic, kind, _, _, _, _, _, meta_len = fields
+    if magic != MAGIC or kind not in _KINDS:
         raise CorruptEntry("not an evalcache entry (bad magic or kind)")
-    if HEADER_SIZE + mlen > len(raw):
+    if HEADER_SIZE + meta_len > len(raw):
         raise CorruptEntry("metadata length runs past the end of the entry")
-    return kind, codec_id, token, created, ttl, delta, mlen
+    return fields
+
+
+def unpack_header(raw: bytes) -> Header:
+    """The entry's :class:`Header`; raises CorruptEntry for bytes this format cannot read."""
+    return header_of(read_header(raw))
+
+
+def header_of(fields: HeaderFields) -> Header:
+    """:func:`read_header`'s fields as a :class:`Header`."""
+    return _new_header(Header, fields)
 
 
 def unpack_meta(raw: bytes, mlen: int) -> tuple[Version, tuple[str, ...]]:

@@ -6,13 +6,15 @@ skip Redis entirely, so an outage costs no socket timeout per request. redis-py 
 itself on the next call after the circuit closes.
 
 **Invalidations missed during an outage.** A failed ``invalidate``/``invalidate_pattern``/
-``invalidate_tags`` is remembered (up to ``max_pending`` operations). While any are pending the
-cache is *blocked*: reads are misses and writes are skipped, so nothing stale can be served or
-re-stored. Each call first tries to recover: it replays the pending invalidations in order
-(they are idempotent) and only then unblocks. If more than ``max_pending`` pile up, recovery
-flushes the whole namespace instead (SCAN + UNLINK): coarse but safe. The log lives in this
-process: another process sharing the namespace replays its own failures. A process that dies
-during an outage loses its log; entries then live until their TTL (stated in the design).
+``invalidate_tags``/``bump_counters`` is remembered (up to ``max_pending`` operations). While
+any are pending the cache is *blocked*: reads are misses and writes are skipped, so nothing
+stale can be served or re-stored. Each call first tries to recover: it replays the pending
+invalidations in order (deletes are idempotent; a counter INCR applied twice only invalidates
+more) and only then unblocks. If more than ``max_pending`` pile up, recovery flushes the whole
+namespace instead (SCAN + UNLINK; strategies' counters go too and restart at 0): coarse but
+safe. The log lives in this process: another process sharing the namespace replays its own
+failures. A process that dies during an outage loses its log; entries then live until their
+TTL (stated in the design).
 
 Errors that are not connection trouble (e.g. ``OOM command not allowed`` on a write) are
 counted and answered as a no-op, without opening the circuit.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Literal
 
 import redis
 
@@ -31,7 +33,9 @@ from evalcache.cache.stats import CacheStats
 from evalcache.errors import CacheError
 
 # ("keys", (k1, k2, ...)) | ("pattern", (pattern,)) | ("tags", (t1, ...))
-PendingOp = tuple[str, tuple[str, ...]]
+# | ("counters", (counter key, ...)): the INCRs of bump_counters
+OpKind = Literal["keys", "pattern", "tags", "counters"]
+PendingOp = tuple[OpKind, tuple[str, ...]]
 
 REDIS_ERRORS: Final = (redis.exceptions.RedisError, OSError)
 _OUTAGE_ERRORS: Final = (
@@ -94,7 +98,7 @@ class Guard:
 
     def recover(
         self,
-        replay: Callable[[PendingOp], None],
+        replay: Callable[[PendingOp], object],
         flush: Callable[[], None],
     ) -> bool:
         """Try to unblock; True when Redis may be used again. Never raises when fail-open."""

@@ -5,6 +5,7 @@ Layout (``ns`` is the namespace, ``family`` a short name such as ``user_profile`
     ns:family:part1:part2     an entry (value, negative entry or lease placeholder)
     ns.lock:family:part1...   the single-flight lock of an entry holding a stale value
     ns.tag:tag                the Redis set of entry keys carrying ``tag``
+    ns.kind:name              a strategy's counter (e.g. ``ns.gen:group``, ``ns.tv:table``)
 
 Parts (ids) are percent-encoded: every byte outside ``[A-Za-z0-9_.-]`` becomes ``%XX`` of its
 UTF-8 encoding. An encoded part therefore never contains ``:`` (so parts cannot run into each
@@ -92,6 +93,7 @@ class KeyBuilder:
         self._families: set[str] = set()  # family names already validated
         self._lock_prefix = namespace + ".lock:"
         self._tag_prefix = namespace + ".tag:"
+        self._counter_kinds: set[str] = set()  # counter kinds already validated
 
     def key(self, family: str, *parts: Part) -> str:
         """The entry key of ``family`` and ids ``parts``."""
@@ -122,6 +124,18 @@ class KeyBuilder:
         if not isinstance(tag, str) or not tag:
             raise ConfigError("tag", f"{tag!r} is not a non-empty string")
         return self._tag_prefix + encode_part(tag)
+
+    def counter(self, kind: str, name: str) -> str:
+        """The key of counter ``name`` of ``kind`` (``gen``, ``tv``, ...): ``ns.kind:name``.
+
+        Counters live outside the entries' ``ns:`` prefix (entry patterns never match them)
+        and inside :meth:`namespace_patterns` (``ns.*``), like locks and tag sets.
+        """
+        if kind not in self._counter_kinds:
+            if kind in ("lock", "tag"):
+                raise ConfigError("counter kind", f"{kind!r} is reserved for locks and tags")
+            self._counter_kinds.add(check_name("counter kind", kind))
+        return f"{self.namespace}.{kind}:{encode_part(name)}"
 
     def tag_pattern(self) -> str:
         """Pattern matching every tag set of the namespace."""

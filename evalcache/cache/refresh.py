@@ -32,6 +32,22 @@ from evalcache.errors import ConfigError
 REFRESH_MODES: Final = ("background", "inline")
 
 
+def check_policy(threshold: float | None, xfetch_beta: float | None) -> None:
+    """Raise ConfigError unless ``threshold`` is in (0, 1) or None and ``xfetch_beta`` >= 0."""
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise ConfigError("refresh_threshold", f"{threshold!r} is not in (0, 1) or None")
+    if xfetch_beta is not None and xfetch_beta < 0:
+        raise ConfigError("xfetch_beta", f"{xfetch_beta!r} is not >= 0 or None")
+
+
+def check_mode(mode: str, workers: int) -> None:
+    """Raise ConfigError unless ``mode`` is a refresh mode and ``workers`` >= 1."""
+    if mode not in REFRESH_MODES:
+        raise ConfigError("refresh_mode", f"{mode!r}; accepted: {', '.join(REFRESH_MODES)}")
+    if workers < 1:
+        raise ConfigError("refresh_workers", f"{workers!r} is not >= 1")
+
+
 class RefreshPolicy:
     """Decides whether a fresh entry is due for an early refresh."""
 
@@ -41,10 +57,7 @@ class RefreshPolicy:
         xfetch_beta: float | None = None,
         seed: int | None = None,
     ) -> None:
-        if threshold is not None and not 0.0 < threshold < 1.0:
-            raise ConfigError("refresh_threshold", f"{threshold!r} is not in (0, 1) or None")
-        if xfetch_beta is not None and xfetch_beta < 0:
-            raise ConfigError("xfetch_beta", f"{xfetch_beta!r} is not >= 0 or None")
+        check_policy(threshold, xfetch_beta)
         self.threshold = threshold
         self.xfetch_beta = xfetch_beta
         self.enabled = threshold is not None or bool(xfetch_beta)
@@ -65,10 +78,7 @@ class Refresher:
     """Runs refresh jobs inline or on a thread pool, at most one per key at a time."""
 
     def __init__(self, mode: str = "background", workers: int = 2) -> None:
-        if mode not in REFRESH_MODES:
-            raise ConfigError("refresh_mode", f"{mode!r}; accepted: {', '.join(REFRESH_MODES)}")
-        if workers < 1:
-            raise ConfigError("refresh_workers", f"{workers!r} is not >= 1")
+        check_mode(mode, workers)
         self.mode = mode
         self._workers = workers
         self._pool: ThreadPoolExecutor | None = None
