@@ -15,6 +15,9 @@ Its settings are one :class:`~evalcache.cache.options.CacheOptions`, validated o
 pieces: keys (``keys.py``), envelope (``entry.py``), codec (``codec.py``), tags (``tags.py``),
 counters (``stats.py``), fail open (``failopen.py``), leases and locks (``locks.py``), refresh
 ahead (``refresh.py``).
+
+A little over 400 lines on purpose: the whole public surface of the cache, each method a thin
+delegation or a read path, is one class a reader (and ``help()`` in Jupyter) sees whole.
 """
 
 from __future__ import annotations
@@ -45,8 +48,10 @@ from evalcache.cache.leases import Loader, LoadJob
 from evalcache.cache.locks import LoadTimer
 from evalcache.cache.options import CacheOptions, CacheOverrides, check_tags, check_ttl
 from evalcache.cache.primitives import Primitives
+from evalcache.cache.stats import COUNTERS
 from evalcache.cache.writes import Writes
 from evalcache.clock import Clock
+from evalcache.errors import UnknownNameError
 
 T = TypeVar("T")
 
@@ -145,6 +150,13 @@ class DatabaseCache:
 
     def reset_stats(self) -> None:
         self._stats.reset()
+
+    def count(self, counter: str, n: int = 1) -> None:
+        """Add ``n`` to ``counter`` (one of ``evalcache.cache.stats.COUNTERS``): for code that
+        works around the cache, such as the seed plan's optimizer counting failed refreshes."""
+        if counter not in COUNTERS:
+            raise UnknownNameError("cache counter", counter, COUNTERS)
+        self._stats.incr(counter, n)
 
     # -- reads -----------------------------------------------------------------------------
     def _decide(self, key: str, raw: bytes | None, family: str | None, now: float) -> Any:

@@ -12,8 +12,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+from evalcache.cache import DatabaseCache
 from evalcache.cache.entry import NO_VALUE
-from evalcache.cache.loading import DatabaseCache
 from evalcache.errors import ConfigError
 
 DEFAULT_TTL = 600.0
@@ -24,7 +24,7 @@ def _refresh(cache: DatabaseCache, key: str, loader: Callable[[], Any], ttl: flo
     try:
         cache.set_with_tags(key, loader(), ttl, tags)
     except Exception:  # the plan logs and carries on: a failed refresh keeps the old entry
-        cache._stats.incr("errors")
+        cache.count("errors")
 
 
 def optimized_query(

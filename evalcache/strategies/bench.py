@@ -26,7 +26,7 @@ from typing import Any
 
 import redis
 
-from evalcache.cache.loading import DatabaseCache
+from evalcache.cache import DatabaseCache
 from evalcache.embedded import scratch_redis
 from evalcache.strategies.generation import GenerationStrategy
 

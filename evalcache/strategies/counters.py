@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evalcache.cache.keys import encode_part
 from evalcache.strategies.api import ReadSpec
 from evalcache.strategies.base import BaseStrategy
 
@@ -32,7 +31,7 @@ class CounterKeyed(BaseStrategy):
         raise NotImplementedError
 
     def counter_key(self, name: str) -> str:
-        return f"{self.cache.namespace}.{self.counter_prefix}:{encode_part(name)}"
+        return self.cache.keys.counter(self.counter_prefix, name)
 
     def keys(self, specs: Sequence[ReadSpec]) -> list[str] | None:
         names = [self.counters(s) for s in specs]
