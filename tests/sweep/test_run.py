@@ -10,9 +10,18 @@ from typing import Any
 import nbformat
 import pytest
 
-from evalcache import sweep as sweep_mod
 from evalcache.cli import main
-from evalcache.sweep import Cell, collect, execute_cell, parse_sweep, run_sweep
+from evalcache.errors import ConfigError
+from evalcache.sweep import (
+    Cell,
+    CellOutcome,
+    collect,
+    execute_cell,
+    kernel_options,
+    parse_sweep,
+    run_sweep,
+)
+from evalcache.sweep import execute as sweep_execute
 
 from .fake_runs import NOTEBOOK, build_fixture_notebook
 
@@ -125,9 +134,10 @@ def test_live_cells_run_serially_after_virtual_ones(
 
     def fake_execute(notebook: str, cell: Cell, out: str, progress: bool = False) -> Any:
         order.append(cell.params["mode"])
-        return sweep_mod.CellOutcome(cell.name, cell.params, "ok", "", "")
+        return CellOutcome(cell.name, cell.params, "ok", "", "")
 
-    monkeypatch.setattr(sweep_mod, "execute_cell", fake_execute)
+    # run_sweep looks execute_cell up in the module that defines both
+    monkeypatch.setattr(sweep_execute, "execute_cell", fake_execute)
     spec = parse_sweep(
         {
             "name": "m",
@@ -138,7 +148,7 @@ def test_live_cells_run_serially_after_virtual_ones(
     report = run_sweep(spec, tmp_path, jobs=1, progress=False)
     assert order == ["virtual", "virtual", "live", "live"]
     assert report.ok and [o.name for o in report.outcomes] == [c.name for c in spec.cells]
-    with pytest.raises(sweep_mod.ConfigError, match="matches no cell"):
+    with pytest.raises(ConfigError, match="matches no cell"):
         run_sweep(spec, tmp_path, only="nothing-like-this", progress=False)
     only = run_sweep(spec, tmp_path, jobs=1, only="*live-s2*", progress=False)
     assert len(only.outcomes) == 1
@@ -174,7 +184,7 @@ def test_kernels_talk_over_private_unix_sockets(
         str(tmp_path / "out.ipynb"),
         progress_bar=False,
         cwd=str(tmp_path),
-        **sweep_mod.kernel_options(),
+        **kernel_options(),
     )
     transport, ip = nbformat.read(tmp_path / "out.ipynb", 4).cells[0].outputs[0]["text"].split()
     assert transport == "ipc"
