@@ -71,6 +71,13 @@ class BaseStrategy:
             return [(v, True) for v in values]
         return self.fill_many(specs, keys)
 
+    def cached(
+        self, specs: Sequence[ReadSpec], keys: Sequence[str]
+    ) -> tuple[list[tuple[Any, bool]], list[int]]:
+        """One MGET: ``(value, False)`` per key (:data:`NO_VALUE` on a miss), and the misses."""
+        got = self.cache.mget(keys, family=specs[0].family if specs else None)
+        return [(v, False) for v in got], [i for i, v in enumerate(got) if v is NO_VALUE]
+
     def fill(self, spec: ReadSpec, key: str, loader: Callable[[], Any]) -> tuple[Any, bool]:
         """``(value, loaded)`` of one entry through ``get_or_load`` (leases, single flight)."""
         ran = False
@@ -98,9 +105,7 @@ class BaseStrategy:
         invalidation of any of them drops that late result exactly as for single reads.
         """
         cache = self.cache
-        got = cache.mget(keys, family=specs[0].family if specs else None)
-        out: list[tuple[Any, bool]] = [(v, False) for v in got]
-        missing = [i for i, v in enumerate(got) if v is NO_VALUE]
+        out, missing = self.cached(specs, keys)
         if not missing:
             return out
         loaded: dict[int, Any] = {}
@@ -210,9 +215,7 @@ class PlainFills(BaseStrategy):
 
     def fill_many(self, specs: Sequence[ReadSpec], keys: Sequence[str]) -> list[tuple[Any, bool]]:
         cache = self.cache
-        got = cache.mget(keys, family=specs[0].family if specs else None)
-        out: list[tuple[Any, bool]] = [(v, False) for v in got]
-        missing = [i for i, v in enumerate(got) if v is NO_VALUE]
+        out, missing = self.cached(specs, keys)
         if not missing:
             return out
         values = self.host.load_many([specs[i] for i in missing])
