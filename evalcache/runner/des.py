@@ -1,0 +1,192 @@
+"""A discrete-event scheduler in virtual time: processes as greenlets, resources as FIFO queues.
+
+This is the core of overlapping requests in virtual time (issue 12): each request will run as a
+:class:`Simulation` process, and every real operation it makes (a Redis command, an SQL
+statement) will first :meth:`Simulation.hold` for its modelled service time, so the operations
+of all requests run on the real servers one at a time, in virtual-time order. Holding switches
+to the scheduler, which resumes the process due earliest (ties in the order they were
+scheduled), sets the run's :class:`~evalcache.clock.VirtualClock` to that time and switches
+into it. Only one process runs at any moment, so an interleaving is a plain sequence of real
+operations, and the same inputs give the same sequence.
+
+A :class:`Resource` (a database pool of ``n`` connections, Redis as one server) makes a process
+wait, in virtual time and first come first served, while all of its units are busy; the wait
+is what turns offered load into queueing.
+
+Examples
+--------
+>>> from evalcache.clock import VirtualClock
+>>> sim = Simulation(VirtualClock(0.0))
+>>> pool = Resource(sim, 1)
+>>> done = []
+>>> def job(name):
+...     with pool.held():
+...         sim.hold(1.0)
+...     done.append((name, sim.now))
+>>> for n in "ab":
+...     _ = sim.spawn(0.0, job, n)
+>>> sim.run()
+>>> done
+[('a', 1.0), ('b', 2.0)]
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from greenlet import getcurrent, greenlet
+
+from evalcache.clock import VirtualClock
+from evalcache.errors import EvalCacheError
+
+
+class SimulationError(EvalCacheError):
+    """A scheduling call made where it cannot work (outside a process, time going back)."""
+
+
+class Simulation:
+    """Processes in virtual time over one :class:`VirtualClock` (see the module docstring)."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self._queue: list[tuple[float, int, greenlet]] = []
+        self._seq = itertools.count()
+        self._loop: greenlet | None = None
+        self.switches = 0
+
+    @property
+    def now(self) -> float:
+        return self.clock.now()
+
+    def in_process(self) -> bool:
+        """True inside a process (where :meth:`hold` and resources may be used)."""
+        return self._loop is not None and getcurrent() is not self._loop
+
+    def spawn(self, at: float, fn: Callable[..., Any], *args: Any) -> greenlet:
+        """Start ``fn(*args)`` as a process at virtual time ``at`` (not before now)."""
+        if at < self.now:
+            raise SimulationError(f"cannot start a process at {at}, before now ({self.now})")
+        proc = greenlet(lambda: fn(*args))
+        self._schedule(at, proc)
+        return proc
+
+    def _schedule(self, at: float, proc: greenlet) -> None:
+        heapq.heappush(self._queue, (at, next(self._seq), proc))
+
+    def _current(self, what: str) -> greenlet:
+        if not self.in_process():
+            raise SimulationError(f"{what} is only possible inside a simulation process")
+        return getcurrent()
+
+    def hold(self, seconds: float) -> None:
+        """Let ``seconds`` of virtual time pass for the calling process (others run meanwhile)."""
+        if seconds < 0:
+            raise SimulationError(f"cannot hold for {seconds} s (< 0)")
+        self._schedule(self.now + seconds, self._current("hold"))
+        self.suspend()
+
+    def suspend(self) -> None:
+        """Give control back to the scheduler until something resumes this process."""
+        assert self._loop is not None  # set while run() is active
+        self._loop.switch()
+
+    def resume(self, proc: greenlet) -> None:
+        """Make a suspended process due now (after those already due now)."""
+        self._schedule(self.now, proc)
+
+    def run(self, until: float | None = None) -> None:
+        """Run processes in virtual-time order until none is due (or the next is after ``until``).
+
+        An exception raised in a process ends the run and propagates here.
+        """
+        if self._loop is not None:
+            raise SimulationError("the simulation is already running")
+        self._loop = getcurrent()
+        try:
+            while self._queue:
+                at, _, proc = self._queue[0]
+                if until is not None and at > until:
+                    break
+                heapq.heappop(self._queue)
+                if at > self.now:
+                    self.clock.set(at)
+                proc.parent = self._loop
+                self.switches += 1
+                proc.switch()
+        finally:
+            self._loop = None
+
+    @property
+    def pending(self) -> int:
+        """Processes scheduled and not yet resumed."""
+        return len(self._queue)
+
+
+class Resource:
+    """``capacity`` identical units (connections, a server) taken first come, first served.
+
+    Attributes
+    ----------
+    waits: how long each acquisition waited, in virtual seconds.
+    busy_s: unit-seconds in use so far (utilisation = busy_s / (capacity × elapsed)).
+    """
+
+    def __init__(self, sim: Simulation, capacity: int) -> None:
+        if capacity < 1:
+            raise SimulationError(f"a resource needs capacity >= 1, got {capacity}")
+        self.sim = sim
+        self.capacity = capacity
+        self.in_use = 0
+        self._waiting: deque[greenlet] = deque()
+        self.waits: list[float] = []
+        self.busy_s = 0.0
+        self._created = self._since = sim.now
+
+    def _account(self) -> None:
+        now = self.sim.now
+        self.busy_s += self.in_use * (now - self._since)
+        self._since = now
+
+    def acquire(self) -> float:
+        """Take one unit, waiting while none is free; return the virtual seconds waited."""
+        me = self.sim._current("acquire")
+        start = self.sim.now
+        if self.in_use < self.capacity and not self._waiting:
+            self._account()
+            self.in_use += 1
+        else:
+            self._waiting.append(me)
+            self.sim.suspend()  # release() hands its unit over and resumes us
+        waited = self.sim.now - start
+        self.waits.append(waited)
+        return waited
+
+    def release(self) -> None:
+        """Give a unit back: to the longest waiter if any (resumed now), else to the pool."""
+        if self.in_use <= 0:
+            raise SimulationError("release() without a unit in use")
+        if self._waiting:
+            self.sim.resume(self._waiting.popleft())  # the unit passes on; in_use unchanged
+        else:
+            self._account()
+            self.in_use -= 1
+
+    @contextmanager
+    def held(self) -> Iterator[float]:
+        """``with resource.held() as waited:`` acquire, and always release."""
+        waited = self.acquire()
+        try:
+            yield waited
+        finally:
+            self.release()
+
+    def utilisation(self) -> float:
+        """Share of unit-time in use since the resource was made."""
+        self._account()
+        total = self.capacity * (self.sim.now - self._created)
+        return self.busy_s / total if total > 0 else 0.0
