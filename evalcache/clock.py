@@ -9,9 +9,21 @@ from typing import Protocol, runtime_checkable
 
 @runtime_checkable
 class Clock(Protocol):
-    """Source of the current time in seconds (float, epoch-like)."""
+    """Source of the current time in seconds (float, epoch-like), and how to wait on it.
+
+    ``sleep`` and ``elapsed`` are what a caller waiting for another's work uses (a reader
+    waiting on a lease): real seconds for the wall clock and for serial virtual runs (where
+    nothing else moves while one request waits), virtual seconds inside a simulation
+    (:class:`evalcache.runner.des.SimClock`), where other requests run meanwhile.
+    """
 
     def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def elapsed(self) -> float:
+        """A monotonic reading in seconds, for durations and deadlines."""
+        ...
 
 
 class SystemClock:
@@ -21,6 +33,12 @@ class SystemClock:
 
     def now(self) -> float:
         return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def elapsed(self) -> float:
+        return time.perf_counter()
 
 
 class VirtualClock:
@@ -42,6 +60,12 @@ class VirtualClock:
 
     def now(self) -> float:
         return self._now
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)  # serial replay: nothing else moves the clock meanwhile
+
+    def elapsed(self) -> float:
+        return time.perf_counter()
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (must be >= 0)."""

@@ -8,7 +8,6 @@ result, and ``refresh.py`` for refresh ahead.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -92,7 +91,8 @@ class Loader:
             if stale_value is NO_VALUE:
                 stale_token = None
         lock_s = self.timer.lock_ttl(job.family)
-        deadline = time.monotonic() + (
+        clock = self._clock
+        deadline = clock.elapsed() + (
             self.lock_wait if self.lock_wait is not None else 1.5 * lock_s
         )
         delay = 0.001
@@ -106,10 +106,10 @@ class Loader:
                 if stale_token is not None and serve_stale:
                     self._stats.incr("stale_served", family=job.family)
                     return stale_value
-            if time.monotonic() >= deadline:
+            if clock.elapsed() >= deadline:
                 self._stats.incr("lock_timeouts")
                 return self.load(job)
-            time.sleep(delay)
+            clock.sleep(delay)
             delay = min(delay * 2, 0.05)
             try:
                 raw = self._client.get(key)
@@ -157,13 +157,14 @@ class Loader:
 
     def run(self, loader: Callable[[], T], family: str | None) -> tuple[T, float]:
         """``loader()`` and its duration in seconds, counted (``loads``, ``load_errors``)."""
-        t0 = time.perf_counter()
+        elapsed = self._clock.elapsed
+        t0 = elapsed()
         try:
             value = loader()
         except Exception:
             self._stats.incr("load_errors")
             raise
-        delta = time.perf_counter() - t0
+        delta = elapsed() - t0
         self.timer.observe(family, delta)
         self._stats.incr("loads", family=family)
         return value, delta

@@ -1,13 +1,14 @@
 """A discrete-event scheduler in virtual time: processes as greenlets, resources as FIFO queues.
 
-This is the core of overlapping requests in virtual time (issue 12): each request will run as a
+This is the core of overlapping requests in virtual time: each request runs as a
 :class:`Simulation` process, and every real operation it makes (a Redis command, an SQL
-statement) will first :meth:`Simulation.hold` for its modelled service time, so the operations
-of all requests run on the real servers one at a time, in virtual-time order. Holding switches
-to the scheduler, which resumes the process due earliest (ties in the order they were
-scheduled), sets the run's :class:`~evalcache.clock.VirtualClock` to that time and switches
-into it. Only one process runs at any moment, so an interleaving is a plain sequence of real
-operations, and the same inputs give the same sequence.
+statement) first holds (:meth:`Simulation.hold`) for its modelled service time, so the operations of
+all requests run on the real servers one at a time, in virtual-time order. Holding switches to
+the scheduler, which resumes the process due earliest (ties in the order they were scheduled),
+sets the simulation's clock (:class:`SimClock`, a :class:`~evalcache.clock.VirtualClock`) to
+that time and switches into it. Only one process runs at any moment, so an interleaving is a
+plain sequence of real operations, and the same inputs give the same sequence. The cache takes
+that clock: a reader waiting on another's lease sleeps in virtual time while the holder runs.
 
 A :class:`Resource` (a database pool of ``n`` connections, Redis as one server) makes a process
 wait, in virtual time and first come first served, while all of its units are busy; the wait
@@ -15,8 +16,7 @@ is what turns offered load into queueing.
 
 Examples
 --------
->>> from evalcache.clock import VirtualClock
->>> sim = Simulation(VirtualClock(0.0))
+>>> sim = Simulation(start=0.0)
 >>> pool = Resource(sim, 1)
 >>> done = []
 >>> def job(name):
@@ -49,11 +49,25 @@ class SimulationError(EvalCacheError):
     """A scheduling call made where it cannot work (outside a process, time going back)."""
 
 
-class Simulation:
-    """Processes in virtual time over one :class:`VirtualClock` (see the module docstring)."""
+class SimClock(VirtualClock):
+    """The clock of a :class:`Simulation`: waiting and durations are in virtual time."""
 
-    def __init__(self, clock: VirtualClock) -> None:
-        self.clock = clock
+    def __init__(self, start: float, sim: Simulation) -> None:
+        super().__init__(start)
+        self._sim = sim
+
+    def sleep(self, seconds: float) -> None:
+        self._sim.hold(seconds)
+
+    def elapsed(self) -> float:
+        return self.now()
+
+
+class Simulation:
+    """Processes in virtual time, on the clock :attr:`clock` (see the module docstring)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.clock = SimClock(start, self)
         self._queue: list[tuple[float, int, greenlet]] = []
         self._seq = itertools.count()
         self._loop: greenlet | None = None

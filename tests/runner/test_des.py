@@ -11,12 +11,11 @@ import math
 import numpy as np
 import pytest
 
-from evalcache.clock import VirtualClock
 from evalcache.runner.des import Resource, Simulation, SimulationError
 
 
 def test_processes_interleave_in_virtual_time_order() -> None:
-    sim = Simulation(VirtualClock(100.0))
+    sim = Simulation(100.0)
     log: list[tuple[str, float]] = []
 
     def proc(name: str, steps: list[float]) -> None:
@@ -42,7 +41,7 @@ def test_processes_interleave_in_virtual_time_order() -> None:
 
 
 def test_run_until_stops_before_later_events() -> None:
-    sim = Simulation(VirtualClock(0.0))
+    sim = Simulation(0.0)
     seen: list[float] = []
     for t in (1.0, 2.0, 3.0):
         sim.spawn(t, lambda: seen.append(sim.now))
@@ -53,7 +52,7 @@ def test_run_until_stops_before_later_events() -> None:
 
 
 def test_resource_is_first_come_first_served() -> None:
-    sim = Simulation(VirtualClock(0.0))
+    sim = Simulation(0.0)
     pool = Resource(sim, 2)
     done: dict[str, tuple[float, float]] = {}
 
@@ -71,7 +70,7 @@ def test_resource_is_first_come_first_served() -> None:
 
 
 def test_errors_are_clear() -> None:
-    sim = Simulation(VirtualClock(5.0))
+    sim = Simulation(5.0)
     with pytest.raises(SimulationError, match="inside a simulation process"):
         sim.hold(1.0)
     with pytest.raises(SimulationError, match="before now"):
@@ -93,7 +92,7 @@ def _queue(lam: float, mu: float, servers: int, n: int, seed: int) -> tuple[floa
     rng = np.random.default_rng(seed)
     arrivals = np.cumsum(rng.exponential(1 / lam, n))
     services = rng.exponential(1 / mu, n)
-    sim = Simulation(VirtualClock(0.0))
+    sim = Simulation(0.0)
     server = Resource(sim, servers)
 
     def customer(service: float) -> None:
@@ -130,7 +129,7 @@ def test_mmc_mean_wait_matches_erlang_c() -> None:
 def test_same_inputs_same_sequence() -> None:
     def trace() -> list[tuple[int, float]]:
         rng = np.random.default_rng(11)
-        sim = Simulation(VirtualClock(0.0))
+        sim = Simulation(0.0)
         pool = Resource(sim, 3)
         out: list[tuple[int, float]] = []
 
