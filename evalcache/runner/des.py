@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,6 +72,7 @@ class Simulation:
         self._queue: list[tuple[float, int, greenlet]] = []
         self._seq = itertools.count()
         self._loop: greenlet | None = None
+        self._thread = 0
         self.switches = 0
 
     @property
@@ -78,8 +80,13 @@ class Simulation:
         return self.clock.now()
 
     def in_process(self) -> bool:
-        """True inside a process (where :meth:`hold` and resources may be used)."""
-        return self._loop is not None and getcurrent() is not self._loop
+        """True inside a process (where :meth:`hold` and resources may be used); False on the
+        scheduler and on other threads (a notify listener, a refresh pool)."""
+        return (
+            self._loop is not None
+            and threading.get_ident() == self._thread
+            and getcurrent() is not self._loop
+        )
 
     def spawn(self, at: float, fn: Callable[..., Any], *args: Any) -> greenlet:
         """Start ``fn(*args)`` as a process at virtual time ``at`` (not before now)."""
@@ -121,6 +128,7 @@ class Simulation:
         if self._loop is not None:
             raise SimulationError("the simulation is already running")
         self._loop = getcurrent()
+        self._thread = threading.get_ident()
         try:
             while self._queue:
                 at, _, proc = self._queue[0]

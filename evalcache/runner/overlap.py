@@ -1,0 +1,182 @@
+"""Overlapping requests over the real servers: the hold points of a :class:`Simulation`.
+
+:class:`SimHooks` makes every Redis round trip and every SQL statement of the application take
+modelled service time in virtual time: the operation runs on the real server when its process
+issues it (a query sees exactly the writes committed before), then the process holds for the
+operation's service time while other requests run. A load therefore fills the cache at its
+start + its duration, and a write that commits meanwhile can race it, as in production.
+
+- Redis: ``execute_command`` and pipelines' ``execute`` hold *after* the reply is read, so
+  processes sharing one connection never interleave inside a command.
+- PostgreSQL: ``after_cursor_execute`` holds after each statement; the application's pool is a
+  :class:`SimQueuePool` whose ``db_pool`` connections are a :class:`Resource` (a process waits
+  in virtual time for a free one).
+- Writes run atomically (:meth:`SimHooks.atomic`): their holds are added up and taken after
+  the write returns, because a process suspended inside a transaction could hold a row lock
+  that another process's statement would then wait on forever (one thread runs them all).
+  Waiting for a connection or for another reader's lease still suspends.
+
+Service times come from :class:`ServiceModel`: fixed means with seeded log-normal jitter, drawn
+in event order, so the same inputs give the same interleaving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import redis
+from greenlet import getcurrent
+from sqlalchemy import Engine, event
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+
+from evalcache.errors import ConfigError
+from evalcache.runner.des import Resource, Simulation
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    """Service times in seconds: means per operation kind, log-normal jitter (``sigma``)."""
+
+    redis_s: float = 100e-6  # one round trip (the loopback GET measured here: 40-110 us)
+    db_s: float = 500e-6  # one SQL statement
+    sigma: float = 0.25
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("redis_s", "db_s", "sigma"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+                raise ConfigError(f"service_model.{name}", f"{v!r} is not a number >= 0")
+
+    def sampler(self) -> Callable[[float], float]:
+        """A draw function ``mean -> service time`` (mean-preserving log-normal)."""
+        rng = np.random.default_rng(self.seed)
+        sigma = float(self.sigma)
+        mu_shift = -sigma * sigma / 2
+
+        def draw(mean: float) -> float:
+            if sigma == 0 or mean == 0:
+                return mean
+            return float(mean * np.exp(mu_shift + sigma * rng.standard_normal()))
+
+        return draw
+
+
+class SimQueuePool(QueuePool):
+    """A QueuePool whose connections are a :class:`Resource` while a simulation process runs.
+
+    Build the engine with ``pool_size=n, max_overflow=0`` and call :meth:`gate`: a process
+    then waits in virtual time for a connection, and the underlying pool never blocks the
+    thread (it always has one free when the resource lets a process through).
+    """
+
+    resource: Resource | None = None
+
+    def gate(self, resource: Resource) -> None:
+        self.resource = resource
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        res = self.resource
+        if res is not None and res.sim.in_process():
+            res.acquire()
+        return super()._do_get()
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        super()._do_return_conn(record)
+        res = self.resource
+        if res is not None and res.sim.in_process() and res.in_use > 0:
+            res.release()
+
+
+class SimHooks:
+    """Hold points on a Redis client and an engine (see the module docstring)."""
+
+    def __init__(self, sim: Simulation, model: ServiceModel | None = None) -> None:
+        self.sim = sim
+        self.model = model or ServiceModel()
+        self._draw = self.model.sampler()
+        self._deferred: dict[Any, float] = {}  # process -> service time owed (atomic)
+        self._statements: dict[Any, int] = {}
+        self.db: Resource | None = None
+
+    def _hold(self, mean: float) -> None:
+        sim = self.sim
+        if not sim.in_process():
+            return
+        dt = self._draw(mean)
+        me = getcurrent()
+        if me in self._deferred:
+            self._deferred[me] += dt
+        else:
+            sim.hold(dt)
+
+    # -- attach ----------------------------------------------------------------------------
+    def attach_redis(self, client: redis.Redis) -> None:
+        """Hold after each command and each pipeline of ``client`` (one round trip each)."""
+        execute_command: Callable[..., Any] = client.execute_command
+        make_pipeline: Callable[..., Any] = client.pipeline
+        mean = self.model.redis_s
+
+        def command(*args: Any, **options: Any) -> Any:
+            out = execute_command(*args, **options)
+            self._hold(mean)
+            return out
+
+        def pipeline(*args: Any, **kwargs: Any) -> Any:
+            pipe = make_pipeline(*args, **kwargs)
+            execute = pipe.execute
+
+            def run(*a: Any, **kw: Any) -> Any:
+                out = execute(*a, **kw)
+                self._hold(mean)
+                return out
+
+            pipe.execute = run  # type: ignore[method-assign]
+            return pipe
+
+        client.execute_command = command  # type: ignore[method-assign]
+        client.pipeline = pipeline  # type: ignore[method-assign]
+
+    def attach_engine(self, engine: Engine, db_pool: int) -> None:
+        """Hold after each statement; gate the engine's :class:`SimQueuePool` to ``db_pool``."""
+        pool = engine.pool
+        if not isinstance(pool, SimQueuePool) or pool.size() != db_pool:
+            raise ConfigError(
+                "engine", f"needs poolclass=SimQueuePool, pool_size={db_pool}, max_overflow=0"
+            )
+        self.db = Resource(self.sim, db_pool)
+        pool.gate(self.db)
+        mean = self.model.db_s
+
+        def after(conn: Any, cursor: Any, stmt: str, params: Any, ctx: Any, many: bool) -> None:
+            if self.sim.in_process():
+                me = getcurrent()
+                self._statements[me] = self._statements.get(me, 0) + 1
+            self._hold(mean)
+
+        event.listen(engine, "after_cursor_execute", after)
+
+    # -- per process -----------------------------------------------------------------------
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run a block without holding; its service time is taken when it ends."""
+        me = getcurrent()
+        self._deferred[me] = 0.0
+        try:
+            yield
+        finally:
+            owed = self._deferred.pop(me)
+            if self.sim.in_process():
+                self.sim.hold(owed)
+
+    def statements(self) -> int:
+        """SQL statements the calling process has run so far."""
+        return self._statements.get(getcurrent(), 0)
+
+    def forget(self) -> None:
+        """Drop the calling process's statement count (call when a request ends)."""
+        self._statements.pop(getcurrent(), None)
