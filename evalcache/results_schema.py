@@ -106,6 +106,10 @@ class Params(_Params, total=False):
     window_s: float
     saturation_lag_s: float
     namespace: str | None
+    concurrency: str
+    db_pool: int
+    db_service_ms: float
+    redis_service_ms: float
 
 
 class _FamilySummary(TypedDict):

@@ -18,6 +18,8 @@ from evalcache.strategies import strategy_names as registry_names
 from evalcache.workload import WorkloadSpec, get_workload, parse_duration, workload_names
 
 MODES: tuple[str, ...] = ("virtual", "live")
+#: ``serial``: one request at a time; ``overlap``: requests overlap in virtual time.
+CONCURRENCY: tuple[str, ...] = ("serial", "overlap")
 REFRESH: tuple[str, ...] = ("none", "threshold", "xfetch")
 STAMPEDE: tuple[str, ...] = ("lease", "stale", "none")
 #: TTL override keys (``ttl`` parameter): the registry's TTL settings, plus ``negative``.
@@ -57,6 +59,10 @@ class RunParams:
     window_s: float = 60.0
     saturation_lag_s: float = 1.0
     namespace: str | None = None
+    concurrency: str = "serial"
+    db_pool: int = 4
+    db_service_ms: float = 0.5
+    redis_service_ms: float = 0.1
 
     def spec(self) -> WorkloadSpec:
         """The workload spec with this run's overrides (validated)."""
@@ -170,6 +176,16 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
             kw[name] = _bool(name, p[name])
     if "ttl" in p:
         kw["ttl"] = _ttl_overrides(p["ttl"])
+    if "concurrency" in p:
+        kw["concurrency"] = _choice("concurrency", p["concurrency"], CONCURRENCY)
+    if "db_pool" in p:
+        n = p["db_pool"]
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 256:
+            raise ConfigError("db_pool", f"must be an integer in [1, 256], got {n!r}")
+        kw["db_pool"] = n
+    for name in ("db_service_ms", "redis_service_ms"):
+        if name in p:
+            kw[name] = _number(name, p[name], low=0.0, high=10_000.0, low_open=False)
     if "workers" in p:
         w = p["workers"]
         if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 64:
@@ -186,6 +202,10 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
             raise ConfigError("namespace", f"must be 1-40 characters of [A-Za-z0-9_-], got {ns!r}")
         kw["namespace"] = ns
     rp = RunParams(**kw)
+    if rp.concurrency == "overlap" and rp.mode != "virtual":
+        raise ConfigError(
+            "concurrency", "'overlap' runs in virtual time; accepted with mode 'virtual' only"
+        )
     try:
         spec = rp.spec()  # workload overrides (rate, skew, write_ratio, duration) checked here
     except UnknownNameError as exc:  # pragma: no cover - workload name checked above
@@ -260,6 +280,11 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         (before ``ttl_scale``). workers: live-mode worker threads. window_s: time-series
         window. saturation_lag_s: live-mode lag behind schedule that flags a run saturated.
         namespace: Redis key prefix stem (a unique suffix is always added).
+    concurrency: ``serial`` (one request at a time, the default) or ``overlap`` (virtual mode:
+        requests overlap, each Redis round trip and SQL statement takes modelled service time,
+        see :mod:`evalcache.runner.overlap`). db_pool: database connections requests share
+        in overlap (they queue for one). db_service_ms, redis_service_ms: mean service time of
+        one SQL statement and one Redis round trip in overlap (seeded log-normal jitter).
 
     Raises
     ------

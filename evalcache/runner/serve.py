@@ -1,7 +1,8 @@
 """Serve one request against the cached repository and record what happened.
 
 Shared by virtual and live mode. The measured call is only ``repo.read`` / ``repo.write``
-(``perf_counter_ns`` around it); counting, the oracle and the ideal-lag drain happen outside.
+(``perf_counter_ns`` around it, or the simulation's clock with overlapping requests); counting,
+the oracle and the ideal-lag drain happen outside.
 In live mode the latency runs from the request's *intended* start (open loop).
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -65,6 +66,9 @@ class Executor:
         drain: bool,
         locked: bool = False,
         read_modify_write: bool = False,
+        now_ns: Callable[[], int] = time.perf_counter_ns,
+        statements: Callable[[], int] | None = None,
+        atomic: Callable[[], AbstractContextManager[Any]] = nullcontext,
     ) -> None:
         self.repo = repo
         self.counter = counter
@@ -81,6 +85,12 @@ class Executor:
         self.measuring = True
         self.consecutive_errors = 0
         self._lock: AbstractContextManager[Any] = threading.Lock() if locked else nullcontext()
+        # Overlap (virtual time) measures latency on the simulation's clock, counts statements
+        # per request process and runs writes atomically; the defaults are the real clock and
+        # the counter's per-thread tally.
+        self._now_ns = now_ns
+        self._statements = statements or counter.thread_statements
+        self._atomic = atomic
         self._noop = invalid_transition_types()
         # op name -> (is_read, family or write op)
         self._ops: Mapping[str, tuple[bool, str]] = {
@@ -111,14 +121,14 @@ class Executor:
             raise
 
     def _read(self, t: float, family: str, args: tuple[Any, ...], now: float, t0_ns: int) -> None:
-        tally = self.counter.thread_statements
+        tally, clock_ns = self._statements, self._now_ns
         s0 = tally()
-        start = time.perf_counter_ns()
+        start = clock_ns()
         try:
             out = self.repo.read(family, *args)
         except Exception:  # any failure is a counted error, the run goes on
             self._failed()
-            ns = time.perf_counter_ns() - (t0_ns or start)
+            ns = clock_ns() - (t0_ns or start)
             with self._lock:
                 self.trace.append(TRACE_ERROR)
                 if self.measuring:
@@ -128,7 +138,7 @@ class Executor:
                     fc.db_statements += tally() - s0
                 self.timeseries.read(t, family, "uncached", ns, error=True)
             return
-        ns = time.perf_counter_ns() - (t0_ns or start)
+        ns = clock_ns() - (t0_ns or start)
         self.consecutive_errors = 0
         dst = tally() - s0
         outcome = out.outcome
@@ -167,18 +177,19 @@ class Executor:
                 self.timeseries.stale_check(t, family, stale_age is not None)
 
     def _write(self, t: float, name: str, args: tuple[Any, ...], now: float, t0_ns: int) -> None:
-        tally = self.counter.thread_statements
+        tally, clock_ns = self._statements, self._now_ns
         s0 = tally()
-        start = time.perf_counter_ns()
+        start = clock_ns()
         error = noop = False
         try:
-            self.repo.write(name, *args)
+            with self._atomic():
+                self.repo.write(name, *args)
         except self._noop:
             noop = True
         except Exception:  # any failure is a counted error, the run goes on
             error = True
             self._failed()
-        ns = time.perf_counter_ns() - (t0_ns or start)
+        ns = clock_ns() - (t0_ns or start)
         if not error:
             self.consecutive_errors = 0
         if self.drain and not error:

@@ -1,9 +1,10 @@
 """Overlapping requests on the real servers: the fill race, and queueing for the database pool.
 
 A hot user's profile is read every millisecond of virtual time while its preferences are
-rewritten twice (1 ms apart) every 50 ms, through the real repository, strategy, Redis and PostgreSQL; every SQL
-statement takes 2 ms and every Redis round trip 0.1 ms of virtual time. A cache hit that
-differs from the database at the moment it is served is stale.
+rewritten twice (1 ms apart) every 50 ms, through the real repository, strategy, Redis and
+PostgreSQL; every SQL statement takes 2 ms and every Redis round trip 0.1 ms of virtual time.
+A cache hit that differs from the database at the moment it is served is stale. Then whole
+runs with ``concurrency: overlap``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _run(
 ) -> dict[str, Any]:
     sim = Simulation(start=START)
     hooks = SimHooks(sim, ServiceModel(redis_s=100e-6, db_s=2e-3, seed=1))
-    app = create_engine(db_url, poolclass=SimQueuePool, pool_size=DB_POOL, max_overflow=0)
+    app = create_engine(db_url, poolclass=SimQueuePool, pool_size=DB_POOL, max_overflow=-1)
     truth = create_engine(db_url)  # the oracle's engine: no hold points
     client = redis.Redis.from_url(redis_url)
     hooks.attach_redis(client)
@@ -116,3 +117,44 @@ def test_same_inputs_same_interleaving(db_url: str, redis_url: str) -> None:
     b = _run(db_url, redis_url, "lease", reads_per_s=2000, writes=False)
     assert a["outcomes"] == b["outcomes"] and a["latency"] == b["latency"]
     assert a["stats"]["coalesced"] > 0  # readers met a lease and waited in virtual time
+
+
+OVERLAP_RUN = {
+    "workload": "booking",
+    "strategy": "explicit",
+    "duration_s": 240,
+    "rate": 20,
+    "seed": 3,
+    "stale_sample": 1.0,
+    "concurrency": "overlap",
+    "db_pool": 2,
+}
+
+
+def test_overlap_runs_are_reproducible_and_state_their_model(runner_settings: Any) -> None:
+    from evalcache.runner import run
+
+    a = run(OVERLAP_RUN, settings=runner_settings, progress=False).summary
+    b = run({**OVERLAP_RUN, "baseline": False}, settings=runner_settings, progress=False).summary
+    assert a["outcome_digest"] == b["outcome_digest"]
+    for key in ("hits", "misses", "stale_reads", "stale_checked", "db_statements"):
+        assert a[key] == b[key], key
+    assert a["latency"]["all"]["p99_ms"] == b["latency"]["all"]["p99_ms"]  # virtual latency
+    assert "overlapping requests" in a["time_model"] and "db_pool 2" in a["time_model"]
+    assert a["params"]["concurrency"] == "overlap" and a["params"]["db_pool"] == 2
+    serial = run({**OVERLAP_RUN, "concurrency": "serial", "baseline": False},
+                 settings=runner_settings, progress=False).summary  # fmt: skip
+    assert serial["reads"] == a["reads"] and serial["writes"] == a["writes"]  # same stream
+
+
+def test_overlap_parameters_are_checked() -> None:
+    from evalcache.errors import ConfigError
+    from evalcache.runner import validate_params
+
+    with pytest.raises(ConfigError, match="mode 'virtual' only"):
+        validate_params({"concurrency": "overlap", "mode": "live"})
+    with pytest.raises(ConfigError, match="db_pool"):
+        validate_params({"concurrency": "overlap", "db_pool": 0})
+    with pytest.raises(ConfigError, match="accepted: serial, overlap"):
+        validate_params({"concurrency": "parallel"})
+    assert validate_params({})["concurrency"] == "serial"
