@@ -59,6 +59,8 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         "write_ratio": args.write_ratio,
         "warmup_s": args.warmup,
         "workers": args.workers,
+        "concurrency": args.concurrency,
+        "db_pool": args.db_pool,
         "baseline": False if args.no_baseline else None,
         "cache": False if args.no_cache else None,
     }
@@ -113,6 +115,8 @@ def bench_replay(args: argparse.Namespace) -> int:
     share a vCPU and 2-3x that when they do not: the configured Redis with the client
     unpinned, then a private Redis and the client pinned to the same CPU. Each line shows the
     raw GET p50 measured just before, so the replay's own cost per request can be read off.
+    The pinned placement runs twice, serial and with overlapping requests (``concurrency:
+    overlap``), so the scheduler's cost is read as a ratio of the two, side by side.
     """
     from evalcache.runner.core import run
     from evalcache.services import resolve
@@ -139,17 +143,22 @@ def bench_replay(args: argparse.Namespace) -> int:
         f"workload={args.workload} strategy={args.strategy} ttl_scale={args.ttl_scale} "
         f"duration={args.duration} rate={args.rate:g}/s scale={args.scale:g}"
     )
-    placements: list[tuple[str, str | None, int | None]] = [
-        ("configured Redis, client unpinned", shared_url, None),
-        (f"private Redis + client on CPU {args.cpu}", None, args.cpu),
+    placements: list[tuple[str, str | None, int | None, str]] = [
+        ("configured Redis, client unpinned", shared_url, None, "serial"),
+        (f"private Redis + client on CPU {args.cpu}", None, args.cpu, "serial"),
+        ("same, overlapping requests", None, args.cpu, "overlap"),
     ]
-    for label, url, cpu in placements:
+    for label, url, cpu, concurrency in placements:
         with contextlib.ExitStack() as stack:
             if url is None:
                 url = stack.enter_context(_pinned_redis(int(cpu or 0)))
             os.sched_setaffinity(0, {cpu} if cpu is not None else all_cpus)
             get_us = _get_p50_us(url)
-            s = run(params, settings=settings.with_(redis_url=url), progress=False).summary
+            s = run(
+                {**params, "concurrency": concurrency},
+                settings=settings.with_(redis_url=url),
+                progress=False,
+            ).summary
             os.sched_setaffinity(0, all_cpus)
         speed = s["requests"] / s["elapsed_s"]
         per_req = 1e6 / speed
@@ -165,6 +174,9 @@ def bench_replay(args: argparse.Namespace) -> int:
             f"{per_req - get_us:>12.1f} {hit_rate:>8.4f} {hit_p50:>10.4f}"
         )
     print(f"goal >= 10,000 req/s; ratio pinned/unpinned speed: {rows[1][2] / rows[0][2]:.2f}x")
+    print(
+        f"goal overlap >= 0.8x serial; ratio overlap/serial speed: {rows[2][2] / rows[1][2]:.2f}x"
+    )
     return 0
 
 
@@ -197,6 +209,12 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "two profile TTLs for synthetic; 0 for cold_start)",
     )
     p.add_argument("--workers", type=int, help="live mode worker threads (default 4)")
+    p.add_argument(
+        "--concurrency",
+        choices=("serial", "overlap"),
+        help="serial (default) or overlap: requests overlap in virtual time",
+    )
+    p.add_argument("--db-pool", type=int, help="database connections in overlap (default 4)")
     p.add_argument("--no-baseline", action="store_true", help="skip the cache-off baseline")
     p.add_argument("--no-cache", action="store_true", help="run with the cache off")
     p.add_argument("--out", help="save the run folder under this directory")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -63,6 +64,10 @@ class SimClock(VirtualClock):
     def elapsed(self) -> float:
         return self.now()
 
+    def set(self, t: float) -> None:
+        # only the scheduler moves it, always forward, on one thread: no lock needed
+        self._now = t
+
 
 class Simulation:
     """Processes in virtual time, on the clock :attr:`clock` (see the module docstring)."""
@@ -73,6 +78,7 @@ class Simulation:
         self._seq = itertools.count()
         self._loop: greenlet | None = None
         self._thread = 0
+        self._next_arrival = math.inf  # of run()'s arrivals: hold() may skip the loop before it
         self.switches = 0
 
     @property
@@ -108,7 +114,14 @@ class Simulation:
         """Let ``seconds`` of virtual time pass for the calling process (others run meanwhile)."""
         if seconds < 0:
             raise SimulationError(f"cannot hold for {seconds} s (< 0)")
-        self._schedule(self.now + seconds, self._current("hold"))
+        me = self._current("hold")
+        t = self.clock._now + seconds
+        queue = self._queue
+        if t <= self._next_arrival and (not queue or queue[0][0] > t):
+            # nothing else is due before t: the same order without a round trip to the loop
+            self.clock.set(t)
+            return
+        self._schedule(t, me)
         self.suspend()
 
     def suspend(self) -> None:
@@ -120,28 +133,46 @@ class Simulation:
         """Make a suspended process due now (after those already due now)."""
         self._schedule(self.now, proc)
 
-    def run(self, until: float | None = None) -> None:
+    def run(
+        self,
+        until: float | None = None,
+        arrivals: Iterator[tuple[float, Callable[[], Any]]] | None = None,
+    ) -> None:
         """Run processes in virtual-time order until none is due (or the next is after ``until``).
 
-        An exception raised in a process ends the run and propagates here.
+        ``arrivals`` (times in order) start a process each, pulled one at a time, so only the
+        processes in flight exist at once; a process due at the same time runs first. An
+        exception raised in a process ends the run and propagates here.
         """
         if self._loop is not None:
             raise SimulationError("the simulation is already running")
-        self._loop = getcurrent()
+        loop = self._loop = getcurrent()
         self._thread = threading.get_ident()
+        clock, queue = self.clock, self._queue
+        nxt = next(arrivals, None) if arrivals is not None else None
+        self._next_arrival = nxt[0] if nxt is not None else math.inf
         try:
-            while self._queue:
-                at, _, proc = self._queue[0]
+            while queue or nxt is not None:
+                if nxt is not None and (not queue or nxt[0] < queue[0][0]):
+                    at, fn = nxt
+                    proc = greenlet(fn)
+                    assert arrivals is not None
+                    nxt = next(arrivals, None)
+                    self._next_arrival = nxt[0] if nxt is not None else math.inf
+                else:
+                    at, _, proc = queue[0]
+                    heapq.heappop(queue)
                 if until is not None and at > until:
+                    self._schedule(at, proc)
                     break
-                heapq.heappop(self._queue)
-                if at > self.now:
-                    self.clock.set(at)
-                proc.parent = self._loop
+                if at > clock._now:
+                    clock.set(at)
+                proc.parent = loop
                 self.switches += 1
                 proc.switch()
         finally:
             self._loop = None
+            self._next_arrival = math.inf
 
     @property
     def pending(self) -> int:

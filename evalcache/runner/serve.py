@@ -98,21 +98,31 @@ class Executor:
             for name, op in OPERATIONS.items()
         }
 
-    def execute(self, t: float, op: str, args: tuple[Any, ...], now: float, t0_ns: int) -> None:
+    def execute(
+        self,
+        t: float,
+        op: str,
+        args: tuple[Any, ...],
+        now: float,
+        t0_ns: int,
+        counted: bool | None = None,
+    ) -> None:
         """Serve one request arriving at simulated ``t`` (clock ``now``).
 
         ``t0_ns`` is the latency origin: 0 means "when the call starts" (virtual mode), else
-        the intended start in ``perf_counter_ns`` time (live mode).
+        the intended start in ``perf_counter_ns`` time (live mode). ``counted`` says whether
+        this request is measured (overlapping requests end out of order); default
+        :attr:`measuring` when it ends.
         """
         is_read, name = self._ops[op]
         if is_read:
             if name == "experts_by_spec":
                 args = (self.specs[args[0]],)
-            self._read(t, name, args, now, t0_ns)
+            self._read(t, name, args, now, t0_ns, counted)
         else:
             if self.rmw and name in RMW_READS:
-                self._read(t, RMW_READS[name], args[:1], now, t0_ns)
-            self._write(t, name, args, now, t0_ns)
+                self._read(t, RMW_READS[name], args[:1], now, t0_ns, counted)
+            self._write(t, name, args, now, t0_ns, counted)
 
     def _failed(self) -> None:
         """Count a failure; re-raise when the run is clearly broken, not merely erring."""
@@ -120,7 +130,15 @@ class Executor:
         if self.consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
             raise
 
-    def _read(self, t: float, family: str, args: tuple[Any, ...], now: float, t0_ns: int) -> None:
+    def _read(
+        self,
+        t: float,
+        family: str,
+        args: tuple[Any, ...],
+        now: float,
+        t0_ns: int,
+        counted: bool | None,
+    ) -> None:
         tally, clock_ns = self._statements, self._now_ns
         s0 = tally()
         start = clock_ns()
@@ -131,7 +149,7 @@ class Executor:
             ns = clock_ns() - (t0_ns or start)
             with self._lock:
                 self.trace.append(TRACE_ERROR)
-                if self.measuring:
+                if self.measuring if counted is None else counted:
                     fc = self.counters.family(family)
                     fc.reads += 1
                     fc.errors += 1
@@ -154,7 +172,7 @@ class Executor:
                 oracle.filled((family, *args), now)
         with self._lock:
             self.trace.append(TRACE_CODES[outcome])
-            if self.measuring:
+            if self.measuring if counted is None else counted:
                 fc = self.counters.family(family)
                 fc.reads += 1
                 if outcome == "hit":
@@ -176,7 +194,15 @@ class Executor:
             if checked:
                 self.timeseries.stale_check(t, family, stale_age is not None)
 
-    def _write(self, t: float, name: str, args: tuple[Any, ...], now: float, t0_ns: int) -> None:
+    def _write(
+        self,
+        t: float,
+        name: str,
+        args: tuple[Any, ...],
+        now: float,
+        t0_ns: int,
+        counted: bool | None,
+    ) -> None:
         tally, clock_ns = self._statements, self._now_ns
         s0 = tally()
         start = clock_ns()
@@ -200,7 +226,7 @@ class Executor:
         op = f"write:{name}"
         with self._lock:
             self.trace.append(TRACE_ERROR if error else TRACE_NOOP if noop else TRACE_WRITE)
-            if self.measuring:
+            if self.measuring if counted is None else counted:
                 fc = self.counters.family(op)
                 fc.writes += 1
                 fc.errors += error
