@@ -135,49 +135,27 @@ def replay(
         if cache is not None:
             m.cache_start, m.family_start = cache.stats(), cache.family_stats()
 
-    expected = int(spec.rate * spec.duration_s)
+    # what every replay takes: the stream's clock hooks, warm-up and progress
+    common: dict[str, Any] = {
+        "tick": res.repo.tick,
+        "warmup_s": m.warmup_s,
+        "on_measure": on_measure,
+        "total": int(spec.rate * spec.duration_s),
+        "progress": progress,
+    }
     started = time.perf_counter()
     if res.sim is not None and res.hooks is not None:
-        m.served = replay_overlap(
-            gen.batches(),
-            ex,
-            res.sim,
-            res.hooks,
-            t0,
-            tick=res.repo.tick,
-            warmup_s=m.warmup_s,
-            on_measure=on_measure,
-            total=expected,
-            progress=progress,
-        )
+        m.served = replay_overlap(gen.batches(), ex, res.sim, res.hooks, t0, **common)
         m.time_model = OVERLAP_TIME_MODEL.format(
             db_pool=rp.db_pool, db_ms=rp.db_service_ms, redis_ms=rp.redis_service_ms
         )
     elif rp.mode == "virtual":
         assert isinstance(res.clock, VirtualClock)
-        m.served = virtual.replay_virtual(
-            gen.batches(),
-            ex,
-            res.clock,
-            t0,
-            tick=res.repo.tick,
-            warmup_s=m.warmup_s,
-            on_measure=on_measure,
-            total=expected,
-            progress=progress,
-        )
+        m.served = virtual.replay_virtual(gen.batches(), ex, res.clock, t0, **common)
         m.time_model = virtual.TIME_MODEL
     else:
         outcome = live.replay_live(
-            gen.batches(),
-            ex,
-            workers=rp.workers,
-            tick=res.repo.tick,
-            warmup_s=m.warmup_s,
-            on_measure=on_measure,
-            saturation_lag_s=rp.saturation_lag_s,
-            total=expected,
-            progress=progress,
+            gen.batches(), ex, workers=rp.workers, saturation_lag_s=rp.saturation_lag_s, **common
         )
         m.served, m.saturated, m.max_lag_s = outcome.served, outcome.saturated, outcome.max_lag_s
         m.time_model = live.TIME_MODEL

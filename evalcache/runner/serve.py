@@ -124,6 +124,10 @@ class Executor:
                 self._read(t, RMW_READS[name], args[:1], now, t0_ns, counted)
             self._write(t, name, args, now, t0_ns, counted)
 
+    def _measured(self, counted: bool | None) -> bool:
+        """Whether a request that ends now is counted (its own flag, else the run's phase)."""
+        return self.measuring if counted is None else counted
+
     def _failed(self) -> None:
         """Count a failure; re-raise when the run is clearly broken, not merely erring."""
         self.consecutive_errors += 1
@@ -149,7 +153,7 @@ class Executor:
             ns = clock_ns() - (t0_ns or start)
             with self._lock:
                 self.trace.append(TRACE_ERROR)
-                if self.measuring if counted is None else counted:
+                if self._measured(counted):
                     fc = self.counters.family(family)
                     fc.reads += 1
                     fc.errors += 1
@@ -172,7 +176,7 @@ class Executor:
                 oracle.filled((family, *args), now)
         with self._lock:
             self.trace.append(TRACE_CODES[outcome])
-            if self.measuring if counted is None else counted:
+            if self._measured(counted):
                 fc = self.counters.family(family)
                 fc.reads += 1
                 if outcome == "hit":
@@ -226,7 +230,7 @@ class Executor:
         op = f"write:{name}"
         with self._lock:
             self.trace.append(TRACE_ERROR if error else TRACE_NOOP if noop else TRACE_WRITE)
-            if self.measuring if counted is None else counted:
+            if self._measured(counted):
                 fc = self.counters.family(op)
                 fc.writes += 1
                 fc.errors += error
