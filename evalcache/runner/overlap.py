@@ -6,8 +6,10 @@ issues it (a query sees exactly the writes committed before), then the process h
 operation's service time while other requests run. A load therefore fills the cache at its
 start + its duration, and a write that commits meanwhile can race it, as in production.
 
-- Redis: ``execute_command`` and pipelines' ``execute`` hold *after* the reply is read, so
-  processes sharing one connection never interleave inside a command.
+- Redis: ``execute_command`` and pipelines' ``execute`` hold *before* the command is sent: a
+  round trip takes effect at its end, so a GET and the oracle's check of what it returned
+  happen at the same virtual instant, and a fill's SET lands at load start + load + round
+  trip. Processes sharing one connection never interleave inside a command.
 - PostgreSQL: ``after_cursor_execute`` holds after each statement; the application's pool is a
   :class:`SimQueuePool` whose ``db_pool`` connections are a :class:`Resource` (a process waits
   in virtual time for a free one). Threads outside the simulation (the notify listener) take
@@ -125,27 +127,25 @@ class SimHooks:
 
     # -- attach ----------------------------------------------------------------------------
     def attach_redis(self, client: redis.Redis) -> None:
-        """Hold after each command and each pipeline of ``client`` (one round trip each)."""
+        """Hold before each command and each pipeline of ``client`` (one round trip each)."""
         execute_command: Callable[..., Any] = client.execute_command
         make_pipeline: Callable[..., Any] = client.pipeline
         mean = self.model.redis_s
 
         def command(*args: Any, **options: Any) -> Any:
-            out = execute_command(*args, **options)
             # How many SCAN calls a sweep takes depends on the server's hash table (its size
             # and incremental rehashing), not on the run: timing them would make runs differ.
             if not str(args[0]).upper().endswith("SCAN"):
                 self._hold(mean)
-            return out
+            return execute_command(*args, **options)
 
         def pipeline(*args: Any, **kwargs: Any) -> Any:
             pipe = make_pipeline(*args, **kwargs)
             execute = pipe.execute
 
             def run(*a: Any, **kw: Any) -> Any:
-                out = execute(*a, **kw)
                 self._hold(mean)
-                return out
+                return execute(*a, **kw)
 
             pipe.execute = run  # type: ignore[method-assign]
             return pipe
