@@ -127,11 +127,23 @@ class _FamilySummary(TypedDict):
     model_hit_rate: float | None
 
 
+class StaleCauses(TypedDict):
+    """Stale reads by cause (``evalcache.runner.oracle.CAUSES``)."""
+
+    fill_race: int
+    refresh_race: int
+    time_drift: int
+    ttl_only: int
+    late_invalidation: int
+    missed_invalidation: int
+
+
 class FamilySummary(_FamilySummary, total=False):
     """The figures of one query family."""
 
     expirations: int
     errors: int
+    stale_causes: StaleCauses
 
 
 class WriteOpSummary(TypedDict):
@@ -198,6 +210,7 @@ class Summary(_Summary, total=False):
     template_database: str
     outcome_digest: str
     write_ops: dict[str, WriteOpSummary]
+    stale_causes: StaleCauses
 
 
 #: Every object of a summary, named as ``docs/results-schema.md`` heads its table; names with
@@ -208,6 +221,7 @@ PARTS: dict[str, type[Any]] = {
     "latency": Latency,
     "latency.<outcome>": LatencyStats,
     "redis": RedisFootprint,
+    "stale_causes": StaleCauses,
     "db_server": DbServer,
     "families.<family>": FamilySummary,
     "write_ops.<op>": WriteOpSummary,
@@ -264,7 +278,7 @@ def key_paths(summary: Mapping[str, Any]) -> set[tuple[str, str]]:
         return {(part, str(k)) for k in value} if isinstance(value, Mapping) else set()
 
     out = of("summary.json", summary)
-    for part in ("params", "latency", "redis", "db_server"):
+    for part in ("params", "latency", "redis", "stale_causes", "db_server"):
         out |= of(part, summary.get(part))
     for part, name in (
         ("latency.<outcome>", "latency"),
@@ -285,7 +299,7 @@ def unknown_keys(summary: Mapping[str, Any]) -> list[str]:
 
 #: Nested parts spread over prefixed columns by :func:`flatten_summary`; ``families`` gets a
 #: table of its own (:func:`family_columns`).
-_SPREAD = ("params", "latency", "redis", "families")
+_SPREAD = ("params", "latency", "redis", "stale_causes", "families")
 
 
 def _cell(value: Any) -> Any:
@@ -304,12 +318,15 @@ def run_columns() -> list[str]:
     cols += param_columns()
     cols += [f"latency_{o}_{s}" for o in keys(Latency) for s in keys(LatencyStats)]
     cols += [f"redis_{k}" for k in keys(RedisFootprint)]
+    cols += [f"stale_cause_{k}" for k in keys(StaleCauses)]
     return cols
 
 
 def family_columns() -> list[str]:
     """The columns of a per-family row: run id, family, its figures, the run's parameters."""
-    return ["run_id", "family", *keys(FamilySummary), *param_columns()]
+    figures = [k for k in keys(FamilySummary) if k != "stale_causes"]
+    causes = [f"stale_cause_{k}" for k in keys(StaleCauses)]
+    return ["run_id", "family", *figures, *causes, *param_columns()]
 
 
 def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -327,13 +344,20 @@ def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
             row[f"latency_{outcome}_{stat}"] = v
     for k, v in (summary.get("redis") or {}).items():
         row[f"redis_{k}"] = _cell(v)
+    row.update(_causes(summary))
     return row
+
+
+def _causes(figures: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"stale_cause_{k}": v for k, v in (figures.get("stale_causes") or {}).items()}
 
 
 def family_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per query family of ``summary`` (sorted by family), with the run's parameters."""
     params = {f"param_{k}": _cell(v) for k, v in (summary.get("params") or {}).items()}
-    return [
-        {"run_id": summary.get("run_id"), "family": family, **dict(figures or {}), **params}
-        for family, figures in sorted((summary.get("families") or {}).items())
-    ]
+    rows = []
+    for family, figures in sorted((summary.get("families") or {}).items()):
+        own = {k: v for k, v in (figures or {}).items() if k != "stale_causes"}
+        row = {"run_id": summary.get("run_id"), "family": family, **own}
+        rows.append({**row, **_causes(figures or {}), **params})
+    return rows

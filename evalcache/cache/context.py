@@ -35,6 +35,7 @@ from evalcache.cache.entry import (
 )
 from evalcache.cache.failopen import REDIS_ERRORS, Guard, PendingOp
 from evalcache.cache.keys import KeyBuilder
+from evalcache.cache.observe import StoreObserver
 from evalcache.cache.options import CacheOptions
 from evalcache.cache.stats import CacheStats
 from evalcache.cache.tags import TagIndex
@@ -78,6 +79,7 @@ class CacheContext:
         self.client: Any = make_client(client_or_url, options.socket_timeout)
         self.owns_client = isinstance(client_or_url, str)
         self.cluster = isinstance(self.client, RedisCluster)
+        self.store_observer: StoreObserver | None = None  # see observe.py
         self.stats = CacheStats()
         self.guard = Guard(
             self.stats,

@@ -46,6 +46,7 @@ from evalcache.cache.failopen import REDIS_ERRORS
 from evalcache.cache.keys import Part, _Any
 from evalcache.cache.leases import Loader, LoadJob
 from evalcache.cache.locks import LoadTimer
+from evalcache.cache.observe import StoreObserver
 from evalcache.cache.options import CacheOptions, CacheOverrides, check_tags, check_ttl
 from evalcache.cache.primitives import Primitives
 from evalcache.cache.stats import COUNTERS
@@ -399,6 +400,10 @@ class DatabaseCache:
         return self._primitives.scan(pattern)
 
     # -- lifecycle -------------------------------------------------------------------------
+    def observe_stores(self, observer: StoreObserver | None) -> None:
+        """Call ``observer(value, origin, stored)`` after each store (see ``observe.py``)."""
+        self._ctx.store_observer = observer
+
     def close(self) -> None:
         """Stop the refresh pool (waiting for running refreshes) and close an owned client."""
         self._loader.refresher.close()

@@ -23,6 +23,7 @@ from evalcache.cache.entry import (
 )
 from evalcache.cache.failopen import REDIS_ERRORS
 from evalcache.cache.locks import CAS_SET, RELEASE_LEASE, RELEASE_LOCK, LoadTimer
+from evalcache.cache.observe import origin
 from evalcache.cache.refresh import Refresher, RefreshPolicy
 
 T = TypeVar("T")
@@ -198,6 +199,21 @@ class Loader:
         created: float,
     ) -> bool:
         """CAS the loaded value over the lease (or the stale entry); release the lock."""
+        ok = self._cas_store(job, token, stale_token, value, delta, created)
+        observer = self._ctx.store_observer
+        if observer is not None:
+            observer(value, origin(), ok)
+        return ok
+
+    def _cas_store(
+        self,
+        job: LoadJob,
+        token: bytes,
+        stale_token: bytes | None,
+        value: Any,
+        delta: float,
+        created: float,
+    ) -> bool:
         ttl = job.negative_ttl if value is None else job.ttl
         env = self._ctx.envelope(value, ttl, job.tags, job.version, delta, created)
         if self._guard.blocked and not self._ctx.usable():

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Final
 
+from evalcache.cache.observe import refreshing
 from evalcache.errors import ConfigError
 
 REFRESH_MODES: Final = ("background", "inline")
@@ -106,7 +107,8 @@ class Refresher:
 
     def _run(self, key: str, job: Callable[[], None]) -> None:
         try:
-            job()
+            with refreshing():
+                job()
         finally:
             with self._lock:
                 self._inflight.discard(key)

@@ -14,6 +14,7 @@ from typing import Any
 from evalcache.cache.context import CacheContext
 from evalcache.cache.entry import Version
 from evalcache.cache.failopen import REDIS_ERRORS, PendingOp
+from evalcache.cache.observe import origin
 from evalcache.cache.options import check_tags, check_ttl
 from evalcache.errors import ConfigError
 
@@ -27,6 +28,15 @@ class Writes:
         self._stats = ctx.stats
 
     def set(
+        self, key: str, value: Any, ttl: float | None, tags: Iterable[str], version: Version
+    ) -> bool:
+        ok = self._set(key, value, ttl, tags, version)
+        observer = self._ctx.store_observer
+        if observer is not None:
+            observer(value, origin(), ok)
+        return ok
+
+    def _set(
         self, key: str, value: Any, ttl: float | None, tags: Iterable[str], version: Version
     ) -> bool:
         ctx = self._ctx

@@ -11,7 +11,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -131,6 +131,9 @@ class CachedRepository:
         self.admin_id = int(admin or 0)
         self.deps: DependencyMap = AppDependencies(engine, expert_specs, self.admin_id)
         self.strategy: InvalidationStrategy = strategy
+        # ``(key, value)`` after each load a fill runs: ``key`` is the staleness oracle's
+        # ``(family, *args)`` (``("user_profile", U)`` for each id of a batch).
+        self.load_observer: Callable[[tuple[Any, ...], Any], None] | None = None
         if self._cached:
             strategy.bind(self)
 
@@ -149,7 +152,12 @@ class CachedRepository:
 
     def load_many(self, specs: Sequence[ReadSpec]) -> list[Any]:
         with self.engine.connect() as conn:
-            return run_many(conn, specs, self.now)
+            values = run_many(conn, specs, self.now)
+        observe = self.load_observer
+        if observe is not None:
+            for s, v in zip(specs, values, strict=True):
+                observe((s.key_family, *s.args), v)
+        return values
 
     def spec_from_key(self, key: str) -> ReadSpec | None:
         return spec_from_key(key, self.cache.keys.prefix, self.ttls, self.now, self.admin_id)
@@ -168,7 +176,17 @@ class CachedRepository:
         spec = self.spec(family, *args)
         if not self._cached:
             return ReadOutcome(self.load(spec), "uncached", False, family)
-        value, loaded = self.strategy.read(spec, lambda: self.load(spec))
+        observe = self.load_observer
+        if observe is None:
+            value, loaded = self.strategy.read(spec, lambda: self.load(spec))
+        else:
+
+            def load() -> Any:
+                v = self.load(spec)
+                observe((family, *args), v)
+                return v
+
+            value, loaded = self.strategy.read(spec, load)
         return ReadOutcome(value, "miss" if loaded else "hit", value is None and not loaded,
                            family)  # fmt: skip
 
@@ -193,13 +211,15 @@ class CachedRepository:
         hit = not any(loaded for _, loaded in got)
         return [by_id[u] for u in ids], "hit" if hit else "miss"
 
-    def fresh(self, conn: Connection, family: str, *args: Any) -> Any:
-        """The uncached answer for the same args at the same clock time, on ``conn``."""
+    def fresh(self, conn: Connection, family: str, *args: Any, at: float | None = None) -> Any:
+        """The uncached answer for the same args on ``conn``: at the clock's time, or at clock
+        time ``at`` over the data as it is now (what a time-dependent answer was then)."""
+        when = self.now if at is None else datetime.fromtimestamp(at, UTC)
         if family == "user_profiles_batch":
             ids = [as_id("user_id", a) for a in args]
-            specs = [self.spec(family, u) for u in ids]
-            return run_many(conn, specs, self.now) if specs else []
-        return run_query(conn, self.spec(family, *args), self.now)
+            specs = [build_spec(family, (u,), self.ttls, when, self.admin_id) for u in ids]
+            return run_many(conn, specs, when) if specs else []
+        return run_query(conn, build_spec(family, args, self.ttls, when, self.admin_id), when)
 
     # -- writes ----------------------------------------------------------------------------
     def write(self, op: str, *args: Any) -> WriteEvent:

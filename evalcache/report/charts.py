@@ -312,6 +312,64 @@ def compare_bars(
     return fig
 
 
+def variant_labels(runs: pd.DataFrame, base: str = "param_strategy") -> pd.Series:
+    """A label per run: ``base``'s value plus every other parameter that varies in ``runs``.
+
+    Grouping by it never pools runs that differ in a parameter: ``seed refresh=threshold``
+    and ``seed`` stay two bars.
+    """
+    if runs.empty or base not in runs:
+        return pd.Series([], dtype=str)
+    params = [c for c in runs.columns if c.startswith("param_") and c != base]
+    varying = [c for c in params if runs[c].astype(str).nunique(dropna=False) > 1]
+    label = runs[base].astype(str)
+    for c in varying:
+        label = label + f" {c.removeprefix('param_')}=" + runs[c].astype(str)
+    return label
+
+
+#: Stale-read causes in stacking order (``evalcache.runner.oracle.CAUSES``).
+CAUSES = (
+    "fill_race",
+    "refresh_race",
+    "time_drift",
+    "ttl_only",
+    "late_invalidation",
+    "missed_invalidation",
+)
+
+
+def stale_causes_bars(runs: pd.DataFrame, by: str = "param_strategy", *, title: str) -> Figure:
+    """Stale reads per 10,000 checked hits, stacked by cause, a bar per ``by`` value.
+
+    Counts are summed over the runs of a bar before dividing (a pooled rate): pass runs that
+    differ only in ``by`` (or say on the page which ones are pooled).
+    """
+    fig, ax = _figure(height=4.5)
+    cols = [f"stale_cause_{c}" for c in CAUSES]
+    if runs.empty or by not in runs or "stale_checked" not in runs or not set(cols) & set(runs):
+        _empty(ax, "stale causes")
+        ax.set(title=title)
+        return fig
+    frame = runs.assign(_k=runs[by].astype(str))
+    for c in cols:
+        frame[c] = pd.to_numeric(frame[c], errors="coerce").fillna(0) if c in frame else 0.0
+    pooled = frame.groupby("_k")[[*cols, "stale_checked"]].sum()
+    names = order_strategies(pooled.index) if by == "param_strategy" else sorted(pooled.index)
+    pooled = pooled.reindex(names)
+    checked = pooled["stale_checked"].replace(0, np.nan)
+    bottom = np.zeros(len(names))
+    for i, (cause, col) in enumerate(zip(CAUSES, cols, strict=True)):
+        vals = (pooled[col] / checked * 1e4).fillna(0).to_numpy(float)
+        ax.bar(names, vals, bottom=bottom, label=cause.replace("_", " "), color=f"C{i}")
+        bottom += vals
+    ax.tick_params(axis="x", rotation=45)
+    ax.set(title=title, xlabel=by.removeprefix("param_"), ylabel="stale reads per 10,000 checked")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    return fig
+
+
 def family_heatmap(
     families: pd.DataFrame, by: str, value: str, *, title: str, label: str, percent: bool = True
 ) -> Figure:

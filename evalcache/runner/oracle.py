@@ -9,6 +9,16 @@ database (the miss that filled it, or an oracle check that found it fresh). When
 it stale, the age is ``now`` minus the first write committed after that moment (or minus that
 moment when no write came in between: a time-dependent answer that drifted). With several
 writes in between it is an upper bound; with sampling below 1 the bound is looser.
+
+Cause of a stale read (:data:`CAUSES`, decided in this order): the repository reports each
+load (:meth:`StalenessOracle.loaded`) and the cache each store of a loaded value
+(:meth:`StalenessOracle.stored`, at the instant the store takes effect), which is compared with
+the database then. A stale hit whose value was already stale when stored is a **fill race**
+(a miss's fill) or a **refresh race** (a refresh's store); one whose answer, recomputed at the
+moment it was last known correct over today's data, equals the cached value is **time drift**
+(the answer depends on "now"); then **ttl only** when the strategy never invalidates, **late
+invalidation** when an invalidation committed before now is still on its way (notification
+lag, invalidation delay), else **missed invalidation** (no key of the entry was deleted).
 """
 
 from __future__ import annotations
@@ -19,7 +29,18 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from greenlet import getcurrent
 from sqlalchemy import Connection, Engine, event
+
+#: Causes of a stale read, in the order they are decided (module docstring).
+CAUSES: tuple[str, ...] = (
+    "fill_race",
+    "refresh_race",
+    "time_drift",
+    "ttl_only",
+    "late_invalidation",
+    "missed_invalidation",
+)
 
 
 class StalenessOracle:
@@ -59,6 +80,13 @@ class StalenessOracle:
         self._known_ok: dict[tuple[Any, ...], float] = {}
         self._writes: list[float] = []
         self.start = 0.0
+        # cause attribution: loads awaiting their store, per process (greenlet or thread), and
+        # the last store of each key: (value, stale when stored, origin)
+        self._pending: dict[Any, list[tuple[tuple[Any, ...], Any]]] = {}
+        self._stores: dict[tuple[Any, ...], tuple[Any, bool, str]] = {}
+        self.now: Callable[[], float] | None = None  # the run's clock (stores carry no time)
+        self.never_invalidates = False
+        self.pending_since: Callable[[], float | None] | None = None
         if untracked:
             event.listen(engine, "connect", _untrack)
 
@@ -81,7 +109,9 @@ class StalenessOracle:
 
     def filled(self, key: tuple[Any, ...], now: float) -> None:
         """A miss stored the database's answer for ``key`` at ``now``."""
-        self._known_ok[key] = now
+        rec = self._stores.get(key)
+        if rec is None or not rec[1]:  # unless its store was found stale then
+            self._known_ok[key] = now
 
     def wrote(self, now: float) -> None:
         """A write committed at ``now``."""
@@ -100,6 +130,58 @@ class StalenessOracle:
             i = bisect.bisect_right(self._writes, ok)
             since = self._writes[i] if i < len(self._writes) else ok
         return max(0.0, now - since)
+
+    # -- causes ---------------------------------------------------------------------------
+    def loaded(self, key: tuple[Any, ...], value: Any) -> None:
+        """A fill's or refresh's load of ``key`` returned ``value`` (its store comes next)."""
+        self._pending.setdefault(getcurrent(), []).append((key, value))
+
+    def stored(self, value: Any, origin: str, ok: bool) -> None:
+        """The calling process stored (``ok``) a value it loaded: check it against the database."""
+        me = getcurrent()
+        pending = self._pending.get(me)
+        if not pending:
+            return  # not a loaded value (a write-through SET, a lease holder's re-store)
+        for i, (key, loaded) in enumerate(pending):
+            if loaded is value:
+                del pending[i]
+                break
+        else:
+            return
+        if not pending:
+            del self._pending[me]
+        if not ok or self.now is None:
+            return
+        now = self.now()
+        stale = self._fresh(self._conn(), key[0], *key[1:]) != value
+        self._stores[key] = (value, stale, origin)
+        if not stale:
+            self._known_ok[key] = now
+
+    def request_done(self) -> None:
+        """Forget the calling process's loads that were never stored (a lost lease, an error)."""
+        self._pending.pop(getcurrent(), None)
+
+    def cause(self, family: str, args: tuple[Any, ...], value: Any, now: float) -> str:
+        """Why the cached ``value`` of a stale hit differs from the database (:data:`CAUSES`)."""
+        if family == "user_profiles_batch":  # its entries are the profiles'
+            parts = [(("user_profile", a), v) for a, v in zip(args, value, strict=False)]
+        else:
+            parts = [((family, *args), value)]
+        for key, v in parts:
+            rec = self._stores.get(key)
+            if rec is not None and rec[1] and rec[0] == v:
+                return "fill_race" if rec[2] == "fill" else "refresh_race"
+        key = (family, *args)
+        then = self._known_ok.get(key, self.start)
+        if self._fresh(self._conn(), family, *args, at=then) == value:
+            return "time_drift"
+        if self.never_invalidates:
+            return "ttl_only"
+        since = self.pending_since() if self.pending_since is not None else None
+        if since is not None and since <= now:
+            return "late_invalidation"
+        return "missed_invalidation"
 
     def close(self) -> None:
         with self._lock:

@@ -161,6 +161,13 @@ def open_resources(
         oracle = StalenessOracle(repo.fresh, oracle_engine, rp.stale_sample, rp.seed)
         stack.callback(oracle.close)
         oracle.start = seeded.t0 if virtual_mode else time.time()
+        # stale-read causes: loads reported by the repository, stores by the cache
+        oracle.now = clock.now
+        oracle.never_invalidates = not getattr(repo.strategy, "invalidates", True)
+        oracle.pending_since = getattr(repo.strategy, "pending_since", None)
+        repo.load_observer = oracle.loaded
+        assert cache is not None
+        cache.observe_stores(oracle.stored)
     counter = StatementCounter(app)
     stack.callback(counter.close)
     if hooks is not None:  # after the counter: its per-statement tally runs before the hold

@@ -81,6 +81,7 @@ class Executor:
         self.timeseries = TimeSeries(window_s)
         self.trace = bytearray()
         self.stale_ages: list[float] = []
+        self.stale_causes: dict[str, dict[str, int]] = {}  # family -> cause -> stale reads
         self.noop_writes = 0
         self.measuring = True
         self.consecutive_errors = 0
@@ -146,9 +147,12 @@ class Executor:
         tally, clock_ns = self._statements, self._now_ns
         s0 = tally()
         start = clock_ns()
+        oracle = self.oracle
         try:
             out = self.repo.read(family, *args)
         except Exception:  # any failure is a counted error, the run goes on
+            if oracle is not None:
+                oracle.request_done()
             self._failed()
             ns = clock_ns() - (t0_ns or start)
             with self._lock:
@@ -165,13 +169,16 @@ class Executor:
         dst = tally() - s0
         outcome = out.outcome
         stale_age: float | None = None
+        cause = ""
         checked = False
-        oracle = self.oracle
         if oracle is not None:
+            oracle.request_done()
             if outcome == "hit":
                 if oracle.sample():
                     checked = True
                     stale_age = oracle.check(family, args, out.value, now)
+                    if stale_age is not None:
+                        cause = oracle.cause(family, args, out.value, now)
             elif outcome == "miss":
                 oracle.filled((family, *args), now)
         with self._lock:
@@ -194,6 +201,8 @@ class Executor:
                     if stale_age is not None:
                         fc.stale_reads += 1
                         self.stale_ages.append(stale_age)
+                        causes = self.stale_causes.setdefault(family, {})
+                        causes[cause] = causes.get(cause, 0) + 1
             self.timeseries.read(t, family, outcome, ns, db_statements=dst, negative=out.negative)
             if checked:
                 self.timeseries.stale_check(t, family, stale_age is not None)

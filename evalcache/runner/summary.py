@@ -18,6 +18,7 @@ from evalcache.domain.families import FAMILIES
 from evalcache.metrics import DbCounts, RedisSnapshot, ServerCounts, age_percentiles
 from evalcache.results_schema import empty_summary
 from evalcache.runner.params import RunParams
+from evalcache.runner.oracle import CAUSES
 from evalcache.runner.serve import Executor
 from evalcache.workload import WorkloadSpec
 
@@ -120,6 +121,9 @@ def build_summary(
         stale_read_rate=total.stale_read_rate,
     )
     s["stale_age_p50_s"], s["stale_age_max_s"] = age_percentiles(ex.stale_ages)
+    s["stale_causes"] = {
+        c: sum(by.get(c, 0) for by in ex.stale_causes.values()) for c in CAUSES
+    }
     db = m.db
     server = m.server
     s.update(
@@ -185,6 +189,7 @@ def build_summary(
             "stale_reads": fc.stale_reads,
             "stale_checked": fc.stale_checked,
             "stale_read_rate": fc.stale_read_rate,
+            "stale_causes": {c: ex.stale_causes.get(family, {}).get(c, 0) for c in CAUSES},
             "p50_ms": hist.get_value_at_percentile(50) / 1e6 if n else None,
             "p99_ms": hist.get_value_at_percentile(99) / 1e6 if n else None,
             "db_statements": fc.db_statements,

@@ -208,3 +208,39 @@ def test_time_charts_shade_the_warm_up() -> None:
         assert (xs.min(), xs.max()) == pytest.approx((0.0, 1.5))  # minutes
         assert span.get_label() == "warm-up (not counted)"
     assert not charts.hit_rate_over_time(ts).axes[0].patches
+
+
+def test_stale_causes_bars_pool_counts_and_stack_by_cause() -> None:
+    runs = pd.DataFrame(
+        {
+            "param_strategy": ["tags", "seed", "seed"],
+            "stale_checked": [1000, 1000, 3000],
+            "stale_cause_fill_race": [0, 2, 6],
+            "stale_cause_missed_invalidation": [1, 0, 4],
+        }
+    )
+    ax = charts.stale_causes_bars(runs, title="causes").axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["seed", "tags"]
+    # 6 causes x 2 bars, in cause order: seed then tags for each cause
+    h = [p.get_height() for p in ax.patches]
+    y = [p.get_y() for p in ax.patches]
+    # pooled: seed 8 fill races in 4000 checked = 20 per 10k, then 4 missed = 10 per 10k on top
+    assert h[0:2] == pytest.approx([20.0, 0.0])
+    assert h[10:12] == pytest.approx([10.0, 10.0]) and y[10:12] == pytest.approx([20.0, 0.0])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[0] == "fill race" and legend[-1] == "missed invalidation"
+    empty = charts.stale_causes_bars(pd.DataFrame(), title="e").axes[0]
+    assert "no data" in empty.texts[0].get_text()
+
+
+def test_variant_labels_name_every_varying_parameter() -> None:
+    runs = pd.DataFrame(
+        {
+            "param_strategy": ["seed", "seed", "tags"],
+            "param_refresh": ["none", "threshold", "none"],
+            "param_rate": [50, 50, 50],
+        }
+    )
+    got = list(charts.variant_labels(runs))
+    assert got == ["seed refresh=none", "seed refresh=threshold", "tags refresh=none"]
+    assert list(charts.variant_labels(runs.iloc[[0, 2]])) == ["seed", "tags"]

@@ -10,6 +10,7 @@ runs with ``concurrency: overlap``.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import Engine, create_engine, text
 from evalcache.cache import DatabaseCache
 from evalcache.domain.repositories import CachedRepository
 from evalcache.runner.des import Simulation
+from evalcache.runner.oracle import StalenessOracle
 from evalcache.runner.overlap import ServiceModel, SimHooks, SimQueuePool
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -56,16 +58,27 @@ def _run(
     repo = CachedRepository(app, cache, strategy, clock=sim.clock)
     user = _hot_user(truth)
     out: dict[str, Any] = {"hits": 0, "stale_hits": 0, "latency": [], "outcomes": []}
+    # the runner's oracle, wired as the runner wires it: loads from the repository, stores
+    # from the cache, so each stale hit gets a cause
+    oracle = StalenessOracle(repo.fresh, truth, 1.0, 0)
+    oracle.now, oracle.start = sim.clock.now, START
+    repo.load_observer = oracle.loaded
+    cache.observe_stores(oracle.stored)
+    causes: Counter[str] = Counter()
+    out["causes"] = causes
 
     def reader(arrival: float) -> None:
         got = repo.read("user_profile", user)
+        oracle.request_done()
         out["latency"].append(sim.now - arrival)
         out["outcomes"].append(got.outcome)
         if got.outcome == "hit":
             out["hits"] += 1
-            with truth.connect() as conn:
-                if got.value != repo.fresh(conn, "user_profile", user):
-                    out["stale_hits"] += 1
+            if oracle.check("user_profile", (user,), got.value, sim.now) is not None:
+                out["stale_hits"] += 1
+                causes[oracle.cause("user_profile", (user,), got.value, sim.now)] += 1
+        else:
+            oracle.filled(("user_profile", user), sim.now)
 
     def writer() -> None:
         with hooks.atomic():
@@ -84,6 +97,7 @@ def _run(
         out["db_waits"] = list(hooks.db.waits) if hooks.db is not None else []
         out["stats"] = cache.stats()
     finally:
+        oracle.close()
         repo.close()
         cache.flush_namespace()
         cache.close()
@@ -99,6 +113,8 @@ def test_plain_fills_race_writes_and_leases_do_not(db_url: str, redis_url: str) 
     assert explicit["hits"] > 1000 and lease["hits"] > 1000
     # a reader that loaded before a write stores its old answer after the invalidation
     assert explicit["stale_hits"] > 50
+    # every one of them is a fill race: the value was stale when its reader stored it
+    assert explicit["causes"] == {"fill_race": explicit["stale_hits"]}
     assert lease["stale_hits"] == 0
     assert lease["stats"]["stale_sets_prevented"] > 0
 
