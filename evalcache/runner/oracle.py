@@ -142,12 +142,10 @@ class StalenessOracle:
         pending = self._pending.get(me)
         if not pending:
             return  # not a loaded value (a write-through SET, a lease holder's re-store)
-        for i, (key, loaded) in enumerate(pending):
-            if loaded is value:
-                del pending[i]
-                break
-        else:
+        i = next((i for i, (_, loaded) in enumerate(pending) if loaded is value), None)
+        if i is None:
             return
+        key = pending.pop(i)[0]
         if not pending:
             del self._pending[me]
         if not ok or self.now is None:

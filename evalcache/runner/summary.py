@@ -17,8 +17,8 @@ import numpy as np
 from evalcache.domain.families import FAMILIES
 from evalcache.metrics import DbCounts, RedisSnapshot, ServerCounts, age_percentiles
 from evalcache.results_schema import empty_summary
-from evalcache.runner.params import RunParams
 from evalcache.runner.oracle import CAUSES
+from evalcache.runner.params import RunParams
 from evalcache.runner.serve import Executor
 from evalcache.workload import WorkloadSpec
 
@@ -121,9 +121,7 @@ def build_summary(
         stale_read_rate=total.stale_read_rate,
     )
     s["stale_age_p50_s"], s["stale_age_max_s"] = age_percentiles(ex.stale_ages)
-    s["stale_causes"] = {
-        c: sum(by.get(c, 0) for by in ex.stale_causes.values()) for c in CAUSES
-    }
+    s["stale_causes"] = {c: sum(by.get(c, 0) for by in ex.stale_causes.values()) for c in CAUSES}
     db = m.db
     server = m.server
     s.update(
