@@ -10,6 +10,7 @@ makes concurrent sweep cells wait for the one that measures it instead of measur
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import redis
+from redis.exceptions import LockError, LockNotOwnedError
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
@@ -137,7 +139,10 @@ def measured_baseline(
         if cached is not None:
             return cached
         # One measurer per stream; others wait for its result (the lock expires if it dies).
-        with client.lock(key + ":lock", timeout=lock_timeout_s, blocking_timeout=lock_timeout_s):
+        lock = client.lock(key + ":lock", timeout=lock_timeout_s, blocking_timeout=lock_timeout_s)
+        if not lock.acquire():
+            raise LockError(f"no baseline for {key} within {lock_timeout_s:g} s: its lock is held")
+        try:
             raw = client.get(key)
             cached = Baseline.from_json(raw) if raw is not None else None
             if cached is not None:
@@ -145,6 +150,9 @@ def measured_baseline(
             fresh = Baseline.from_measured(measure())
             client.set(key, fresh.to_json(), ex=MEMO_TTL_S)
             return fresh
+        finally:
+            with contextlib.suppress(LockNotOwnedError):  # expired or removed: the result stands
+                lock.release()
     finally:
         client.close()
 
