@@ -121,7 +121,6 @@ def build_summary(
         stale_read_rate=total.stale_read_rate,
     )
     s["stale_age_p50_s"], s["stale_age_max_s"] = age_percentiles(ex.stale_ages)
-    s["stale_causes"] = {c: sum(by.get(c, 0) for by in ex.stale_causes.values()) for c in CAUSES}
     db = m.db
     server = m.server
     s.update(
@@ -201,4 +200,5 @@ def build_summary(
         if name.startswith("write:")
         for fc in (ex.counters.family(name),)
     }
+    s["stale_causes"] = {c: sum(by.get(c, 0) for by in ex.stale_causes.values()) for c in CAUSES}
     return s
