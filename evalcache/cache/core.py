@@ -49,6 +49,7 @@ from evalcache.cache.locks import LoadTimer
 from evalcache.cache.observe import StoreObserver
 from evalcache.cache.options import CacheOptions, CacheOverrides, check_tags, check_ttl
 from evalcache.cache.primitives import Primitives
+from evalcache.cache.refresh import Spawn
 from evalcache.cache.stats import COUNTERS
 from evalcache.cache.writes import Writes
 from evalcache.clock import Clock
@@ -75,6 +76,10 @@ class DatabaseCache:
     load_timer:
         Observes loader durations and derives lock and lease lifetimes from them; default a
         new :class:`~evalcache.cache.locks.LoadTimer`.
+    refresh_spawn:
+        With ``refresh_mode="spawn"`` (and only then): ``refresh_spawn(job)`` starts each
+        refresh as a concurrent task of its own, such as a simulation process (see
+        ``refresh.py``).
     **overrides:
         Any field of :class:`~evalcache.cache.options.CacheOptions`, replacing the one in
         ``options`` (``DatabaseCache(client, namespace="x", default_ttl=60)``).
@@ -93,6 +98,7 @@ class DatabaseCache:
         *,
         clock: Clock | None = None,
         load_timer: LoadTimer | None = None,
+        refresh_spawn: Spawn | None = None,
         **overrides: Unpack[CacheOverrides],
     ) -> None:
         options = options if options is not None else CacheOptions()
@@ -117,7 +123,7 @@ class DatabaseCache:
         self._miss = ctx.miss
         self._read = ctx.stats.read
         self._writes = Writes(ctx)
-        self._loader = Loader(ctx, load_timer)
+        self._loader = Loader(ctx, load_timer, refresh_spawn)
         self._primitives = Primitives(ctx)
         self.timer = self._loader.timer
 
@@ -208,36 +214,56 @@ class DatabaseCache:
         now = self.clock.now()
         return [self._decide(k, r, family, now) for k, r in zip(keys, raws, strict=True)]
 
-    def get_with_metadata(self, key: str, *, include_expired: bool = False) -> CacheEntry | None:
+    def get_with_metadata(
+        self,
+        key: str,
+        *,
+        include_expired: bool = False,
+        count: bool = False,
+        family: str | None = None,
+    ) -> CacheEntry | None:
         """The entry with created-at, TTL, tags, source version and δ; None when absent.
 
-        Does not count hits or misses (an inspection call). Expired entries are returned only
-        with ``include_expired=True``.
+        An inspection call: it counts no hit or miss unless ``count`` is True, when it counts
+        the read as :meth:`get` does (a fresh entry is a hit, anything else a miss; ``family``
+        labels it). Expired entries are returned only with ``include_expired=True``.
         """
+        entry, nbytes, expired = self._metadata(key, include_expired)
+        if count:
+            if entry is None or expired:
+                self._miss(family, expired=expired)
+            else:
+                self._read(nbytes, family, entry.negative)
+        return entry
+
+    def _metadata(self, key: str, include_expired: bool) -> tuple[CacheEntry | None, int, bool]:
+        """:meth:`get_with_metadata`'s entry, its size and whether it had expired."""
         if self._guard.blocked and not self._ctx.usable():
-            return None
+            return None, 0, False
         try:
             raw = self.client.get(key)
         except REDIS_ERRORS as exc:
             self._guard.failed(exc, "GET")
-            return None
+            return None, 0, False
         if raw is None:
-            return None
+            return None, 0, False
         h = self._ctx.header(key, raw)
         if h is None or h.kind == KIND_LEASE:
-            return None
-        if not include_expired and self.clock.now() >= h.created_at + h.ttl:
-            return None
+            return None, 0, False
+        expired = self.clock.now() >= h.created_at + h.ttl
+        if expired and not include_expired:
+            return None, 0, True
         try:
             version, tags = unpack_meta(raw, h.meta_len)
         except CorruptEntry:
             self._ctx.corrupt(key)
-            return None
+            return None, 0, False
         value = self._ctx.value(key, raw, h)
         if value is NO_VALUE:
-            return None
+            return None, 0, False
         negative = h.kind == KIND_NEGATIVE
-        return CacheEntry(value, h.created_at, h.ttl, tags, version, h.delta, negative, h.token)
+        entry = CacheEntry(value, h.created_at, h.ttl, tags, version, h.delta, negative, h.token)
+        return entry, len(raw), expired
 
     def get_or_load(
         self,
@@ -417,6 +443,14 @@ class DatabaseCache:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def start_refresh(self, job: Callable[[], None]) -> bool:
+        """Run ``job`` the way this cache runs refreshes (``refresh_mode``: inline, on the
+        refresh pool, or spawned), with no per-key dedupe; False once closed.
+
+        For code that refreshes around ``get_or_load``, such as the seed plan's optimizer.
+        """
+        return self._loader.refresher.start(job)
 
     def wait_for_refreshes(self, timeout: float = 5.0) -> bool:
         """Block until no background refresh is running; False on timeout."""

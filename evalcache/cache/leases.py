@@ -24,7 +24,7 @@ from evalcache.cache.entry import (
 from evalcache.cache.failopen import REDIS_ERRORS
 from evalcache.cache.locks import CAS_SET, RELEASE_LEASE, RELEASE_LOCK, LoadTimer
 from evalcache.cache.observe import origin
-from evalcache.cache.refresh import Refresher, RefreshPolicy
+from evalcache.cache.refresh import Refresher, RefreshPolicy, Spawn
 
 T = TypeVar("T")
 
@@ -47,11 +47,13 @@ class LoadJob:
 class Loader:
     """The misses of one cache's ``get_or_load`` and the refresh jobs its hits start."""
 
-    def __init__(self, ctx: CacheContext, timer: LoadTimer | None) -> None:
+    def __init__(
+        self, ctx: CacheContext, timer: LoadTimer | None, spawn: Spawn | None = None
+    ) -> None:
         o = ctx.options
         self._ctx = ctx
         self.policy = RefreshPolicy(o.refresh_threshold, o.xfetch_beta, o.seed)
-        self.refresher = Refresher(o.refresh_mode, o.refresh_workers)
+        self.refresher = Refresher(o.refresh_mode, o.refresh_workers, spawn)
         self.serve_stale = o.serve_stale
         self.lock_wait = o.lock_wait
         self.timer = timer or LoadTimer()
@@ -245,5 +247,18 @@ class Loader:
         except Exception:
             self._release(job, lock_token, token)
             return
-        if self._store(job, lock_token, token, value, delta, created):
+        if self._store_refresh(job, lock_token, token, value, delta, created):
             self._stats.incr("refreshes_succeeded")
+
+    def _store_refresh(
+        self,
+        job: LoadJob,
+        lock_token: bytes,
+        token: bytes,
+        value: Any,
+        delta: float,
+        created: float,
+    ) -> bool:
+        """The one store of a ``get_or_load`` refresh: CAS over the entry ``token`` it refreshed
+        (dropped if that entry was invalidated or replaced meanwhile); releases the lock."""
+        return self._store(job, lock_token, token, value, delta, created)

@@ -77,8 +77,9 @@ class CacheOptions:
         ``COUNT`` of each SCAN and size of each UNLINK batch.
     refresh_threshold, xfetch_beta, refresh_mode, refresh_workers, seed:
         Refresh ahead (off by default): refresh at ``threshold × ttl`` (seed plan: 0.8) and/or
-        XFetch with ``beta``; ``"background"`` thread pool or ``"inline"``; ``seed`` seeds
-        XFetch's random draws.
+        XFetch with ``beta``; ``"background"`` thread pool, ``"inline"`` or ``"spawn"`` (a
+        callable the cache is given starts each refresh: a simulation process); ``seed``
+        seeds XFetch's random draws.
     serve_stale:
         While another caller reloads an expired entry, return the stale value instead of
         waiting (per call overridable).

@@ -19,6 +19,9 @@ start + its duration, and a write that commits meanwhile can race it, as in prod
   the write returns, because a process suspended inside a transaction could hold a row lock
   that another process's statement would then wait on forever (one thread runs them all).
   Waiting for a connection or for another reader's lease still suspends.
+- Refresh ahead runs as processes of their own (the cache's ``refresh_mode="spawn"``, see
+  ``resources.refresh_process``): a hit that triggers one returns after its own round trip,
+  and the refresh's load and store race the writes that land meanwhile.
 
 Service times come from :class:`ServiceModel`: fixed means with seeded log-normal jitter, drawn
 in event order, so the same inputs give the same interleaving.
@@ -197,7 +200,8 @@ class SimHooks:
 TIME_MODEL = (
     "virtual clock; overlapping requests (discrete events over the real servers: db_pool "
     "{db_pool}, SQL statement {db_ms:g} ms, Redis round trip {redis_ms:g} ms, log-normal "
-    "jitter); inline refresh; ideal notify lag (drain after each write)"
+    "jitter); refresh ahead as processes of their own; ideal notify lag (drain after each "
+    "write)"
 )
 
 

@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,27 @@ from evalcache.runner.des import Simulation
 from evalcache.runner.oracle import StalenessOracle
 from evalcache.runner.overlap import ServiceModel, SimHooks, SimQueuePool
 from evalcache.runner.params import SEED_REFRESH_THRESHOLD, XFETCH_BETA, RunParams
+
+
+def refresh_process(sim: Simulation, hooks: SimHooks) -> Callable[[Callable[[], None]], None]:
+    """The cache's ``refresh_spawn`` with overlapping requests: each refresh is a process of
+    its own from the virtual instant that triggers it, so the hit returns at once and the
+    refresh's load and store take service time (a write can land in between). Outside a
+    process (no simulation running) the refresh runs inline."""
+
+    def process(job: Callable[[], None]) -> None:
+        try:
+            job()
+        finally:
+            hooks.forget()  # the process's statement tally
+
+    def spawn(job: Callable[[], None]) -> None:
+        if sim.in_process():
+            sim.spawn(sim.now, process, job)
+        else:
+            job()
+
+    return spawn
 
 
 def map_pools(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -130,6 +151,9 @@ def open_resources(
     namespace = f"{rp.namespace or 'run'}-{uuid.uuid4().hex[:12]}"
     cache = None
     if cache_on:
+        refresh_mode, spawn = "inline" if virtual_mode else "background", None
+        if sim is not None and hooks is not None:
+            refresh_mode, spawn = "spawn", refresh_process(sim, hooks)
         cache = DatabaseCache(
             client,
             namespace=namespace,
@@ -138,7 +162,8 @@ def open_resources(
             negative_ttl=float(ttls.negative),
             refresh_threshold=SEED_REFRESH_THRESHOLD if rp.refresh == "threshold" else None,
             xfetch_beta=XFETCH_BETA if rp.refresh == "xfetch" else None,
-            refresh_mode="inline" if virtual_mode else "background",
+            refresh_mode=refresh_mode,
+            refresh_spawn=spawn,
             seed=rp.seed,
             serve_stale=rp.stampede == "stale",
             lock_wait=0.0 if rp.stampede == "none" else None,

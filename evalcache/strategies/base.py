@@ -196,8 +196,8 @@ class PlainFills(BaseStrategy):
     """The seed plan's cache-aside fills: GET; on a miss load and SET (no lease).
 
     A reader that loaded before a write and SETs after its invalidation leaves a stale entry,
-    so strategies filling this way are not race-free; refresh ahead never runs (no
-    ``get_or_load``).
+    so strategies filling this way are not race-free; the cache's refresh ahead never runs
+    (no ``get_or_load``; ``seed`` runs the plan's own threshold refresh instead).
     """
 
     race_free = False

@@ -27,14 +27,23 @@ layout (kept on purpose: the workbench must show what the plan delivers):
 - reviews: nothing. ``schedulePeriodicInvalidation``: every 30 minutes (clock time, driven by
   :meth:`tick`) ``dashboard:*``, ``*:expired:*`` and ``cleanupStaleEntries(24 h)``.
 
-Fills are the plan's GET-then-SET (not race-free).
+Fills are the plan's GET-then-SET (not race-free). With a refresh threshold on the cache
+(``refresh: threshold``) single reads go through the plan's ``QueryOptimizer.optimizedQuery``
+(:func:`~evalcache.strategies.optimizer.optimized_read`): every hit older than ``threshold × ttl``
+starts the plan's ``refreshInBackground`` (load, then an unconditional SET; no single flight,
+no dedupe) the way the cache runs refreshes (inline in serial virtual runs, a simulation
+process with overlapping requests, the cache's refresh pool live). Batch reads stay plain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from evalcache.cache.keys import ANY, escape_pattern
-from evalcache.strategies.api import WriteEvent
+from evalcache.strategies.api import ReadSpec, WriteEvent
 from evalcache.strategies.base import PlainFills
+from evalcache.strategies.optimizer import optimized_read
 
 FLUSH_EVERY = 30 * 60.0
 STALE_THRESHOLD = 24 * 60 * 60.0
@@ -56,6 +65,23 @@ class SeedStrategy(PlainFills):
         self.flush_every = float(flush_every)
         self._last_flush: float | None = None
         self.flushes = 0
+
+    def fill(self, spec: ReadSpec, key: str, loader: Callable[[], Any]) -> tuple[Any, bool]:
+        cache = self.cache
+        threshold = cache.options.refresh_threshold
+        if threshold is None:
+            return super().fill(spec, key, loader)
+        return optimized_read(
+            cache,
+            key,
+            loader,
+            spec.ttl,
+            self.tags(spec),
+            refresh_threshold=threshold,
+            submit=cache.start_refresh,
+            negative_ttl=self.host.negative_ttl,
+            family=spec.family,
+        )
 
     # DatabaseCache.invalidate / invalidatePattern with the plan's strings
     def _key(self, family: str, *parts: str | int) -> int:

@@ -206,6 +206,40 @@ def test_refresh_background_one_per_key(redis_client: redis.Redis, namespace: st
     cache.close()
 
 
+def test_refresh_spawn_hands_one_job_per_key_to_the_spawner(
+    redis_client: redis.Redis, namespace: str
+) -> None:
+    clock = VirtualClock(0)
+    spawned: list[Any] = []
+    cache = DatabaseCache(
+        redis_client,
+        namespace=namespace,
+        clock=clock,
+        refresh_threshold=0.5,
+        refresh_mode="spawn",
+        refresh_spawn=spawned.append,
+    )
+    key = cache.key("p", 1)
+    cache.set(key, "v0", 100)
+    clock.advance(60)
+    for _ in range(3):  # due hits return the cached value; the refresh waits for its spawner
+        assert cache.get_or_load(key, lambda: "v1", 100) == "v0"
+    assert len(spawned) == 1 and cache.stats()["refreshes_tried"] == 0
+    assert not cache.wait_for_refreshes(0.01)  # handed over, not run: still in flight
+    spawned.pop()()
+    assert cache.wait_for_refreshes(0.01) and cache.get(key) == "v1"
+    assert cache.stats()["refreshes_succeeded"] == 1
+    clock.advance(60)  # in flight no more: the next due hit spawns again
+    assert cache.get_or_load(key, lambda: "v2", 100) == "v1" and len(spawned) == 1
+    # start(): no per-key dedupe
+    ran: list[int] = []
+    assert cache.start_refresh(lambda: ran.append(1)) and cache.start_refresh(lambda: ran.append(2))
+    assert len(spawned) == 3 and not ran
+    for job in spawned[1:]:
+        job()
+    assert ran == [1, 2]
+
+
 def test_xfetch_probability_matches_the_formula() -> None:
     """P(refresh) with time r left and recompute time d is exp(-r / (d * beta))."""
     policy = RefreshPolicy(xfetch_beta=1.0, seed=7)

@@ -88,6 +88,16 @@ def test_bad_options_raise_naming_the_option(field: str, bad: object) -> None:
         DatabaseCache(redis.Redis(), **{field: bad})  # type: ignore[arg-type]
 
 
+def test_spawn_mode_needs_its_callable_and_only_it_takes_one() -> None:
+    assert CacheOptions(refresh_mode="spawn").refresh_mode == "spawn"
+    with pytest.raises(ConfigError, match="accepted: background, inline, spawn"):
+        CacheOptions(refresh_mode="threads")
+    with pytest.raises(ConfigError, match=r"refresh_spawn.*needs a spawn callable"):
+        DatabaseCache(redis.Redis(), refresh_mode="spawn")
+    with pytest.raises(ConfigError, match=r"refresh_spawn.*'inline'"):
+        DatabaseCache(redis.Redis(), refresh_mode="inline", refresh_spawn=lambda job: None)
+
+
 def test_unknown_codec_and_unknown_keyword() -> None:
     with pytest.raises(UnknownNameError, match="orjson"):
         CacheOptions(codec="pickle")
