@@ -11,7 +11,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -131,6 +131,9 @@ class CachedRepository:
         self.admin_id = int(admin or 0)
         self.deps: DependencyMap = AppDependencies(engine, expert_specs, self.admin_id)
         self.strategy: InvalidationStrategy = strategy
+        #: Called with each committed write's event (cached repositories): the strategy's
+        #: reaction, run inside the write; a simulation may schedule it later instead.
+        self.on_commit: Callable[[WriteEvent], None] = strategy.on_write
         if self._cached:
             strategy.bind(self)
 
@@ -209,7 +212,7 @@ class CachedRepository:
         """
         event = self._write(op, args)
         if self._cached:
-            self.strategy.on_write(event)
+            self.on_commit(event)
         return event
 
     def _write(self, op: str, args: tuple[Any, ...]) -> WriteEvent:

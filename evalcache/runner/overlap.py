@@ -22,6 +22,10 @@ start + its duration, and a write that commits meanwhile can race it, as in prod
 
 Service times come from :class:`ServiceModel`: fixed means with seeded log-normal jitter, drawn
 in event order, so the same inputs give the same interleaving.
+
+Invalidation lag (:class:`DeferredInvalidation`, run parameters ``notify_lag`` and
+``invalidation_delay``, distributions in :mod:`evalcache.runner.delays`): a committed write's
+invalidation runs in a process of its own at commit + a seeded draw instead of at the commit.
 """
 
 from __future__ import annotations
@@ -39,9 +43,13 @@ from sqlalchemy import Engine, event
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from tqdm import tqdm
 
+from evalcache.domain.repositories import CachedRepository
 from evalcache.errors import ConfigError
+from evalcache.runner.delays import Delay
 from evalcache.runner.des import Resource, Simulation
 from evalcache.runner.serve import Executor
+from evalcache.strategies.api import WriteEvent
+from evalcache.strategies.notify import NotifyStrategy
 from evalcache.workload import RequestBatch
 
 
@@ -194,11 +202,102 @@ class SimHooks:
         self._statements.pop(getcurrent(), None)
 
 
+#: Seed streams of the draws (apart from each other and from the service times').
+NOTIFY_STREAM, WRITE_PATH_STREAM = 101, 102
+
+
+class DeferredInvalidation:
+    """Runs each committed write's invalidation in a simulation process, ``delay`` later.
+
+    Takes over the repository's ``on_commit`` (called right after a write commits, inside the
+    writer's process, at the commit's virtual instant):
+
+    - ``notify``: the strategy buffers what the change feed delivers
+      (:meth:`NotifyStrategy.buffer`); at the commit the writer collects the notifications of
+      everything committed so far (:meth:`NotifyStrategy.collect`, a real sync with the
+      feed), and a process applies them at commit + a draw of ``notify_lag``
+      (:meth:`NotifyStrategy.deliver`), which records the virtual lag.
+    - other strategies: ``strategy.on_write(event)`` runs in a process at commit + a draw of
+      ``invalidation_delay`` instead of inside the write.
+
+    ``applied_ms``: each delay applied (commit to the process's start), in milliseconds.
+    """
+
+    def __init__(
+        self, repo: CachedRepository, sim: Simulation, hooks: SimHooks, delay: Delay, seed: int
+    ) -> None:
+        self.sim = sim
+        self.hooks = hooks
+        self.delay = delay
+        self.applied_ms: list[float] = []
+        strategy = repo.strategy
+        if isinstance(strategy, NotifyStrategy):
+            self._draw = delay.sampler((seed, NOTIFY_STREAM))
+            self._notify: NotifyStrategy | None = strategy
+            strategy.buffer(
+                f"virtual: notify_lag {delay.describe()}; a process applies each commit's "
+                "notifications at commit + a seeded draw; lag_ms is commit to invalidation "
+                "done, in virtual time"
+            )
+        else:
+            self._draw = delay.sampler((seed, WRITE_PATH_STREAM))
+            self._notify = None
+            self._react: Callable[[WriteEvent], None] = strategy.on_write
+        repo.on_commit = self.committed
+
+    def committed(self, event: WriteEvent) -> None:
+        """A write committed now, in the writer's process: schedule its invalidation."""
+        sim = self.sim
+        at = sim.now
+        lag = self._draw()
+        if self._notify is not None:
+            changes = self._notify.collect()  # may wait for a connection: the commit was `at`
+            if changes:
+                self._spawn(at, lag, self._deliver, changes, at)
+        else:
+            self._spawn(at, lag, self._on_write, event)
+
+    def _spawn(self, at: float, lag: float, fn: Callable[..., None], *args: Any) -> None:
+        # a collect that waited for a connection may already be past commit + lag
+        start = max(at + lag, self.sim.now)
+        self.applied_ms.append((start - at) * 1000)
+        self.sim.spawn(start, fn, *args)
+
+    def _deliver(self, changes: list[WriteEvent], committed_at: float) -> None:
+        assert self._notify is not None
+        try:
+            self._notify.deliver(changes, committed_at)
+        finally:
+            self.hooks.forget()
+
+    def _on_write(self, event: WriteEvent) -> None:
+        try:
+            self._react(event)
+        finally:
+            self.hooks.forget()
+
+
 TIME_MODEL = (
     "virtual clock; overlapping requests (discrete events over the real servers: db_pool "
     "{db_pool}, SQL statement {db_ms:g} ms, Redis round trip {redis_ms:g} ms, log-normal "
-    "jitter); inline refresh; ideal notify lag (drain after each write)"
+    "jitter); inline refresh; {lag}"
 )
+IDEAL_LAG = "ideal notify lag (drain after each write)"
+
+
+def lag_model(notify_lag: Delay, invalidation_delay: Delay) -> str:
+    """The ``{lag}`` part of :data:`TIME_MODEL`: how late invalidations run."""
+    if not invalidation_delay.zero:
+        return (
+            f"invalidation delay {invalidation_delay.describe()} (the strategy's reaction to a "
+            "write runs in a process at commit + a seeded draw)"
+        )
+    if not notify_lag.zero:
+        return (
+            f"notify lag {notify_lag.describe()} (a process applies the feed's notifications "
+            "of a commit at commit + a seeded draw)"
+        )
+    return IDEAL_LAG
 
 
 def replay_overlap(

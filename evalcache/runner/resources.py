@@ -25,7 +25,7 @@ from evalcache.metrics import CommandCount, ServerStatsProbe, StatementCounter, 
 from evalcache.runner.database import seed_time
 from evalcache.runner.des import Simulation
 from evalcache.runner.oracle import StalenessOracle
-from evalcache.runner.overlap import ServiceModel, SimHooks, SimQueuePool
+from evalcache.runner.overlap import DeferredInvalidation, ServiceModel, SimHooks, SimQueuePool
 from evalcache.runner.params import SEED_REFRESH_THRESHOLD, XFETCH_BETA, RunParams
 
 
@@ -85,6 +85,7 @@ class RunResources:
     counter: StatementCounter
     sim: Simulation | None = None  # overlapping requests (concurrency "overlap")
     hooks: SimHooks | None = None
+    deferred: DeferredInvalidation | None = None  # notify_lag / invalidation_delay in overlap
 
 
 def open_resources(
@@ -165,6 +166,11 @@ def open_resources(
     stack.callback(counter.close)
     if hooks is not None:  # after the counter: its per-statement tally runs before the hold
         hooks.attach_engine(app, rp.db_pool)
+    deferred = None
+    notify_lag, delay = rp.delays()
+    if sim is not None and hooks is not None and cache_on and not (notify_lag.zero and delay.zero):
+        lag = delay if notify_lag.zero else notify_lag  # the strategy's kind allows one of them
+        deferred = DeferredInvalidation(repo, sim, hooks, lag, rp.seed)
     return RunResources(
-        clock, commands, client, cache, app, repo, probe, oracle, counter, sim, hooks
+        clock, commands, client, cache, app, repo, probe, oracle, counter, sim, hooks, deferred
     )
