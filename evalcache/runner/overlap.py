@@ -207,7 +207,7 @@ NOTIFY_STREAM, WRITE_PATH_STREAM = 101, 102
 
 
 class DeferredInvalidation:
-    """Runs each committed write's invalidation in a simulation process, ``delay`` later.
+    """Runs each committed write's invalidation ``delay`` after its commit, in virtual time.
 
     Takes over the repository's ``on_commit`` (called right after a write commits, inside the
     writer's process, at the commit's virtual instant):
@@ -216,9 +216,10 @@ class DeferredInvalidation:
       (:meth:`NotifyStrategy.buffer`); at the commit the writer collects the notifications of
       everything committed so far (:meth:`NotifyStrategy.collect`, a real sync with the
       feed), and a process applies them at commit + a draw of ``notify_lag``
-      (:meth:`NotifyStrategy.deliver`), which records the virtual lag.
-    - other strategies: ``strategy.on_write(event)`` runs in a process at commit + a draw of
-      ``invalidation_delay`` instead of inside the write.
+      (:meth:`NotifyStrategy.deliver`, which records the virtual lag). With a lag of 0 the
+      writer applies them itself, at the commit, as the write-path strategies invalidate.
+    - other strategies (only with a non-zero ``invalidation_delay``): ``strategy.on_write``
+      runs in a process at commit + a draw instead of inside the write.
 
     ``applied_ms``: each delay applied (commit to the process's start), in milliseconds.
     """
@@ -234,10 +235,14 @@ class DeferredInvalidation:
         if isinstance(strategy, NotifyStrategy):
             self._draw = delay.sampler((seed, NOTIFY_STREAM))
             self._notify: NotifyStrategy | None = strategy
+            how = (
+                "the writer applies its commit's notifications at the commit"
+                if delay.zero
+                else "a process applies a commit's notifications at commit + a seeded draw"
+            )
             strategy.buffer(
-                f"virtual: notify_lag {delay.describe()}; a process applies each commit's "
-                "notifications at commit + a seeded draw; lag_ms is commit to invalidation "
-                "done, in virtual time"
+                f"virtual: notify_lag {delay.describe()}; {how}; lag_ms: commit to "
+                "invalidation done, in virtual time"
             )
         else:
             self._draw = delay.sampler((seed, WRITE_PATH_STREAM))
@@ -246,16 +251,21 @@ class DeferredInvalidation:
         repo.on_commit = self.committed
 
     def committed(self, event: WriteEvent) -> None:
-        """A write committed now, in the writer's process: schedule its invalidation."""
-        sim = self.sim
-        at = sim.now
+        """A write committed now, in the writer's process: invalidate now or schedule it."""
+        at = self.sim.now
         lag = self._draw()
-        if self._notify is not None:
-            changes = self._notify.collect()  # may wait for a connection: the commit was `at`
-            if changes:
-                self._spawn(at, lag, self._deliver, changes, at)
-        else:
+        notify = self._notify
+        if notify is None:
             self._spawn(at, lag, self._on_write, event)
+            return
+        changes = notify.collect()  # may wait for a connection: the commit was `at`
+        if not changes:
+            return
+        if self.delay.zero:
+            self.applied_ms.append(0.0)
+            notify.deliver(changes, at)
+        else:
+            self._spawn(at, lag, self._deliver, changes, at)
 
     def _spawn(self, at: float, lag: float, fn: Callable[..., None], *args: Any) -> None:
         # a collect that waited for a connection may already be past commit + lag
@@ -282,7 +292,7 @@ TIME_MODEL = (
     "{db_pool}, SQL statement {db_ms:g} ms, Redis round trip {redis_ms:g} ms, log-normal "
     "jitter); inline refresh; {lag}"
 )
-IDEAL_LAG = "ideal notify lag (drain after each write)"
+NO_LAG = "invalidation at the commit (notify: the writer applies its commit's notifications)"
 
 
 def lag_model(notify_lag: Delay, invalidation_delay: Delay) -> str:
@@ -297,7 +307,7 @@ def lag_model(notify_lag: Delay, invalidation_delay: Delay) -> str:
             f"notify lag {notify_lag.describe()} (a process applies the feed's notifications "
             "of a commit at commit + a seeded draw)"
         )
-    return IDEAL_LAG
+    return NO_LAG
 
 
 def replay_overlap(

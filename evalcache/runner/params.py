@@ -330,9 +330,9 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         listener's invalidation, in virtual milliseconds; a number (fixed), or a mapping
         ``{dist: fixed|exponential, mean_ms: m}``, ``{dist: uniform, low_ms: a, high_ms: b}``
         or ``{dist: lognormal, mean_ms: m, sigma: s}`` (sigma default 1), each value <= 1 h
-        (:mod:`evalcache.runner.delays`); drawn with the run's seed. Default 0: the ideal lag
-        (the listener has delivered before the next request). Normalised to a number when
-        fixed.
+        (:mod:`evalcache.runner.delays`); drawn with the run's seed; a number when fixed
+        once normalised. Default 0: the writer applies its commit's notifications at the
+        commit (serial runs: the ideal lag, the listener delivers before the next request).
     invalidation_delay: overlap with strategies that invalidate in the write path (all but
         ``notify``): the same format, from a write's commit to the strategy's invalidation,
         which then runs in a process of its own instead of inside the write. Default 0.

@@ -27,6 +27,7 @@ from evalcache.runner.des import Simulation
 from evalcache.runner.oracle import StalenessOracle
 from evalcache.runner.overlap import DeferredInvalidation, ServiceModel, SimHooks, SimQueuePool
 from evalcache.runner.params import SEED_REFRESH_THRESHOLD, XFETCH_BETA, RunParams
+from evalcache.strategies.notify import NotifyStrategy
 
 
 def map_pools(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -168,9 +169,13 @@ def open_resources(
         hooks.attach_engine(app, rp.db_pool)
     deferred = None
     notify_lag, delay = rp.delays()
-    if sim is not None and hooks is not None and cache_on and not (notify_lag.zero and delay.zero):
-        lag = delay if notify_lag.zero else notify_lag  # the strategy's kind allows one of them
-        deferred = DeferredInvalidation(repo, sim, hooks, lag, rp.seed)
+    if sim is not None and hooks is not None and cache_on:
+        # notify in overlap always: its commit's notifications are collected by the writer
+        # (deterministic), never applied by the listener thread while other requests run
+        if isinstance(repo.strategy, NotifyStrategy):
+            deferred = DeferredInvalidation(repo, sim, hooks, notify_lag, rp.seed)
+        elif not delay.zero:
+            deferred = DeferredInvalidation(repo, sim, hooks, delay, rp.seed)
     return RunResources(
         clock, commands, client, cache, app, repo, probe, oracle, counter, sim, hooks, deferred
     )

@@ -12,10 +12,11 @@ Lag: invalidation done minus the commit timestamp the feed reports (the writing 
 Virtual time ("ideal lag" model): :meth:`drain` waits until the feed delivered everything
 committed so far, i.e. the runner waits for the effect where it would have completed.
 
-Virtual time with a modelled lag (``notify_lag`` with overlapping requests): after
+Overlapping requests in virtual time (``notify_lag``, 0 by default): after
 :meth:`buffer` the listener only keeps what the feed delivers; the writer collects the
-notifications of its commit (:meth:`collect`, a real sync with the feed) and a simulation
-process applies them later with :meth:`deliver`, which records the lag on the run's clock.
+notifications of its commit (:meth:`collect`, a real sync with the feed) and applies them at
+the commit, or a simulation process applies them later, with :meth:`deliver`, which records
+the lag on the run's clock.
 """
 
 from __future__ import annotations
