@@ -110,6 +110,8 @@ class Params(_Params, total=False):
     db_pool: int
     db_service_ms: float
     redis_service_ms: float
+    notify_lag: float | dict[str, Any]
+    invalidation_delay: float | dict[str, Any]
 
 
 class _FamilySummary(TypedDict):

@@ -134,6 +134,9 @@ class CachedRepository:
         # ``(key, value)`` after each load a fill runs: ``key`` is the staleness oracle's
         # ``(family, *args)`` (``("user_profile", U)`` for each id of a batch).
         self.load_observer: Callable[[tuple[Any, ...], Any], None] | None = None
+        #: Called with each committed write's event (cached repositories): the strategy's
+        #: reaction, run inside the write; a simulation may schedule it later instead.
+        self.on_commit: Callable[[WriteEvent], None] = strategy.on_write
         if self._cached:
             strategy.bind(self)
 
@@ -229,7 +232,7 @@ class CachedRepository:
         """
         event = self._write(op, args)
         if self._cached:
-            self.strategy.on_write(event)
+            self.on_commit(event)
         return event
 
     def _write(self, op: str, args: tuple[Any, ...]) -> WriteEvent:

@@ -39,6 +39,8 @@ CACHE_ONLY_PARAMS = frozenset(
         "namespace",
         "baseline",
         "cache",
+        "notify_lag",
+        "invalidation_delay",
     }
 )
 MEMO_PREFIX = "evalcache-baseline:"

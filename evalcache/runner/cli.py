@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import redis
+import yaml
 
 from evalcache.embedded import scratch_redis
 from evalcache.runner.params import MODES, REFRESH, STAMPEDE, validate_params
@@ -42,6 +43,15 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _delay(text: str) -> Any:
+    """A delay flag's text as the literal a sweep would pass: ``50`` or
+    ``'{dist: exponential, mean_ms: 50}'`` (YAML); the run's validation judges it."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"not a number or a YAML mapping: {text!r}") from exc
+
+
 def _params(args: argparse.Namespace) -> dict[str, Any]:
     params = {
         "workload": args.workload,
@@ -61,6 +71,8 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "concurrency": args.concurrency,
         "db_pool": args.db_pool,
+        "notify_lag": args.notify_lag,
+        "invalidation_delay": args.invalidation_delay,
         "baseline": False if args.no_baseline else None,
         "cache": False if args.no_cache else None,
     }
@@ -215,6 +227,20 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="serial (default) or overlap: requests overlap in virtual time",
     )
     p.add_argument("--db-pool", type=int, help="database connections in overlap (default 4)")
+    delay = (
+        "virtual ms, a number or a YAML mapping such as '{dist: exponential, mean_ms: 50}' "
+        "(dist: fixed, exponential, uniform with low_ms/high_ms, lognormal with sigma)"
+    )
+    p.add_argument(
+        "--notify-lag",
+        type=_delay,
+        help=f"overlap, notify: commit to the listener's invalidation; {delay} (default 0)",
+    )
+    p.add_argument(
+        "--invalidation-delay",
+        type=_delay,
+        help=f"overlap, other strategies: commit to the invalidation; {delay} (default 0)",
+    )
     p.add_argument("--no-baseline", action="store_true", help="skip the cache-off baseline")
     p.add_argument("--no-cache", action="store_true", help="run with the cache off")
     p.add_argument("--out", help="save the run folder under this directory")

@@ -40,7 +40,7 @@ from evalcache.runner import live, virtual
 from evalcache.runner.baseline import Baseline, measured_baseline, with_baseline_windows
 from evalcache.runner.database import database_copy, prepare_template
 from evalcache.runner.overlap import TIME_MODEL as OVERLAP_TIME_MODEL
-from evalcache.runner.overlap import replay_overlap
+from evalcache.runner.overlap import lag_model, replay_overlap
 from evalcache.runner.params import (
     RunParams,
     default_warmup,
@@ -97,8 +97,10 @@ def live_footprint(client: redis.Redis, cache: DatabaseCache) -> tuple[int, int]
 def build_executor(
     rp: RunParams, spec: WorkloadSpec, res: RunResources, spec_names: list[str], *, cache_on: bool
 ) -> Executor:
-    """The request executor of a run (virtual mode: drained writes, no locking)."""
+    """The request executor of a run (virtual mode: drained writes unless the notify lag is
+    modelled, no locking)."""
     virtual_mode = rp.mode == "virtual"
+    modelled_lag = res.deferred is not None  # the lagged deliveries are processes of their own
     if res.sim is None or res.hooks is None:
         overlap: dict[str, Any] = {}
     else:
@@ -114,7 +116,7 @@ def build_executor(
         res.oracle,
         spec_names,
         window_s=rp.window_s,
-        drain=virtual_mode and cache_on,
+        drain=virtual_mode and cache_on and not modelled_lag,
         locked=not virtual_mode,
         read_modify_write=spec.read_modify_write,
         **overlap,
@@ -147,7 +149,10 @@ def replay(
     if res.sim is not None and res.hooks is not None:
         m.served = replay_overlap(gen.batches(), ex, res.sim, res.hooks, t0, **common)
         m.time_model = OVERLAP_TIME_MODEL.format(
-            db_pool=rp.db_pool, db_ms=rp.db_service_ms, redis_ms=rp.redis_service_ms
+            db_pool=rp.db_pool,
+            db_ms=rp.db_service_ms,
+            redis_ms=rp.redis_service_ms,
+            lag=lag_model(*rp.delays()),
         )
     elif rp.mode == "virtual":
         assert isinstance(res.clock, VirtualClock)

@@ -25,6 +25,10 @@ start + its duration, and a write that commits meanwhile can race it, as in prod
 
 Service times come from :class:`ServiceModel`: fixed means with seeded log-normal jitter, drawn
 in event order, so the same inputs give the same interleaving.
+
+Invalidation lag (:class:`DeferredInvalidation`, run parameters ``notify_lag`` and
+``invalidation_delay``, distributions in :mod:`evalcache.runner.delays`): a committed write's
+invalidation runs in a process of its own at commit + a seeded draw instead of at the commit.
 """
 
 from __future__ import annotations
@@ -42,9 +46,13 @@ from sqlalchemy import Engine, event
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from tqdm import tqdm
 
+from evalcache.domain.repositories import CachedRepository
 from evalcache.errors import ConfigError
+from evalcache.runner.delays import Delay
 from evalcache.runner.des import Resource, Simulation
 from evalcache.runner.serve import Executor
+from evalcache.strategies.api import WriteEvent
+from evalcache.strategies.notify import NotifyStrategy
 from evalcache.workload import RequestBatch
 
 
@@ -197,12 +205,112 @@ class SimHooks:
         self._statements.pop(getcurrent(), None)
 
 
+#: Seed streams of the draws (apart from each other and from the service times').
+NOTIFY_STREAM, WRITE_PATH_STREAM = 101, 102
+
+
+class DeferredInvalidation:
+    """Runs each committed write's invalidation ``delay`` after its commit, in virtual time.
+
+    Takes over the repository's ``on_commit`` (called right after a write commits, inside the
+    writer's process, at the commit's virtual instant):
+
+    - ``notify``: the strategy buffers what the change feed delivers
+      (:meth:`NotifyStrategy.buffer`); at the commit the writer collects the notifications of
+      everything committed so far (:meth:`NotifyStrategy.collect`, a real sync with the
+      feed), and a process applies them at commit + a draw of ``notify_lag``
+      (:meth:`NotifyStrategy.deliver`, which records the virtual lag). With a lag of 0 the
+      writer applies them itself, at the commit, as the write-path strategies invalidate.
+    - other strategies (only with a non-zero ``invalidation_delay``): ``strategy.on_write``
+      runs in a process at commit + a draw instead of inside the write.
+
+    ``applied_ms``: each delay applied (commit to the process's start), in milliseconds.
+    """
+
+    def __init__(
+        self, repo: CachedRepository, sim: Simulation, hooks: SimHooks, delay: Delay, seed: int
+    ) -> None:
+        self.sim = sim
+        self.hooks = hooks
+        self.delay = delay
+        self.applied_ms: list[float] = []
+        strategy = repo.strategy
+        if isinstance(strategy, NotifyStrategy):
+            self._draw = delay.sampler((seed, NOTIFY_STREAM))
+            self._notify: NotifyStrategy | None = strategy
+            how = (
+                "the writer applies its commit's notifications at the commit"
+                if delay.zero
+                else "a process applies a commit's notifications at commit + a seeded draw"
+            )
+            strategy.buffer(
+                f"virtual: notify_lag {delay.describe()}; {how}; lag_ms: commit to "
+                "invalidation done, in virtual time"
+            )
+        else:
+            self._draw = delay.sampler((seed, WRITE_PATH_STREAM))
+            self._notify = None
+            self._react: Callable[[WriteEvent], None] = strategy.on_write
+        repo.on_commit = self.committed
+
+    def committed(self, event: WriteEvent) -> None:
+        """A write committed now, in the writer's process: invalidate now or schedule it."""
+        at = self.sim.now
+        lag = self._draw()
+        notify = self._notify
+        if notify is None:
+            self._spawn(at, lag, self._on_write, event)
+            return
+        changes = notify.collect()  # may wait for a connection: the commit was `at`
+        if not changes:
+            return
+        if self.delay.zero:
+            self.applied_ms.append(0.0)
+            notify.deliver(changes, at)
+        else:
+            self._spawn(at, lag, self._deliver, changes, at)
+
+    def _spawn(self, at: float, lag: float, fn: Callable[..., None], *args: Any) -> None:
+        # a collect that waited for a connection may already be past commit + lag
+        start = max(at + lag, self.sim.now)
+        self.applied_ms.append((start - at) * 1000)
+        self.sim.spawn(start, fn, *args)
+
+    def _deliver(self, changes: list[WriteEvent], committed_at: float) -> None:
+        assert self._notify is not None
+        try:
+            self._notify.deliver(changes, committed_at)
+        finally:
+            self.hooks.forget()
+
+    def _on_write(self, event: WriteEvent) -> None:
+        try:
+            self._react(event)
+        finally:
+            self.hooks.forget()
+
+
 TIME_MODEL = (
     "virtual clock; overlapping requests (discrete events over the real servers: db_pool "
     "{db_pool}, SQL statement {db_ms:g} ms, Redis round trip {redis_ms:g} ms, log-normal "
-    "jitter); refresh ahead as processes of their own; ideal notify lag (drain after each "
-    "write)"
+    "jitter); refresh ahead as processes of their own; {lag}"
 )
+NO_LAG = "invalidation at the commit (notify: the writer applies its commit's notifications)"
+
+
+def lag_model(notify_lag: Delay, invalidation_delay: Delay) -> str:
+    """The ``{lag}`` part of :data:`TIME_MODEL`: how late invalidations run."""
+    if not invalidation_delay.zero:
+        return (
+            f"invalidation delay {invalidation_delay.describe()} (the strategy's reaction to a "
+            "write runs in a process at commit + a seeded draw)"
+        )
+    if not notify_lag.zero:
+        return (
+            f"notify lag {notify_lag.describe()} (a process applies the feed's notifications "
+            "of a commit at commit + a seeded draw)"
+        )
+    return NO_LAG
 
 
 def replay_overlap(

@@ -14,7 +14,10 @@ from typing import Any
 
 from evalcache.domain.readspecs import TTLSettings
 from evalcache.errors import ConfigError, UnknownNameError
+from evalcache.runner.delays import Delay, parse_delay
+from evalcache.strategies import strategy_class
 from evalcache.strategies import strategy_names as registry_names
+from evalcache.strategies.notify import NotifyStrategy
 from evalcache.workload import WorkloadSpec, get_workload, parse_duration, workload_names
 
 MODES: tuple[str, ...] = ("virtual", "live")
@@ -63,6 +66,8 @@ class RunParams:
     db_pool: int = 4
     db_service_ms: float = 0.5
     redis_service_ms: float = 0.1
+    notify_lag: float | dict[str, Any] = 0.0
+    invalidation_delay: float | dict[str, Any] = 0.0
 
     def spec(self) -> WorkloadSpec:
         """The workload spec with this run's overrides (validated)."""
@@ -72,6 +77,13 @@ class RunParams:
             skew=self.skew,
             write_ratio=self.write_ratio,
             duration=self.duration_s,
+        )
+
+    def delays(self) -> tuple[Delay, Delay]:
+        """``notify_lag`` and ``invalidation_delay`` as distributions (validated already)."""
+        return (
+            parse_delay("notify_lag", self.notify_lag),
+            parse_delay("invalidation_delay", self.invalidation_delay),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -186,6 +198,9 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
     for name in ("db_service_ms", "redis_service_ms"):
         if name in p:
             kw[name] = _number(name, p[name], low=0.0, high=10_000.0, low_open=False)
+    for name in ("notify_lag", "invalidation_delay"):
+        if name in p:
+            kw[name] = parse_delay(name, p[name]).as_param()
     if "workers" in p:
         w = p["workers"]
         if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 64:
@@ -206,6 +221,7 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
         raise ConfigError(
             "concurrency", "'overlap' runs in virtual time; accepted with mode 'virtual' only"
         )
+    _check_delays(rp)
     try:
         spec = rp.spec()  # workload overrides (rate, skew, write_ratio, duration) checked here
     except UnknownNameError as exc:  # pragma: no cover - workload name checked above
@@ -218,6 +234,31 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
     # synthetic, the one warm-up that depends on TTLs, has no bursts
     _check_bursts(spec, default_warmup(rp, spec, ttl_profile=0.0))
     return rp
+
+
+def _check_delays(rp: RunParams) -> None:
+    """Invalidation delays exist in overlap only, each for the strategies it applies to."""
+    notify_lag, delay = rp.delays()
+    notify = issubclass(strategy_class(rp.strategy), NotifyStrategy)
+    for name, d in (("notify_lag", notify_lag), ("invalidation_delay", delay)):
+        if not d.zero and rp.concurrency != "overlap":
+            raise ConfigError(
+                name,
+                f"{d.as_param()!r} needs concurrency 'overlap' (a delay in virtual time); "
+                f"accepted with concurrency {rp.concurrency!r}: 0",
+            )
+    if not notify_lag.zero and not notify:
+        raise ConfigError(
+            "notify_lag",
+            f"applies to strategy 'notify' only (its change feed), not {rp.strategy!r}; "
+            "accepted: 0, or invalidation_delay for strategies that invalidate in the write path",
+        )
+    if not delay.zero and notify:
+        raise ConfigError(
+            "invalidation_delay",
+            "'notify' invalidates from its change feed, not in the write path; accepted: 0, "
+            "or notify_lag for the feed's delay",
+        )
 
 
 #: Share of a run's simulated time replayed before measuring, unless the workload is a cold start.
@@ -285,6 +326,16 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         see :mod:`evalcache.runner.overlap`). db_pool: database connections requests share
         in overlap (they queue for one). db_service_ms, redis_service_ms: mean service time of
         one SQL statement and one Redis round trip in overlap (seeded log-normal jitter).
+    notify_lag: overlap with strategy ``notify`` only: delay from a write's commit to the
+        listener's invalidation, in virtual milliseconds; a number (fixed), or a mapping
+        ``{dist: fixed|exponential, mean_ms: m}``, ``{dist: uniform, low_ms: a, high_ms: b}``
+        or ``{dist: lognormal, mean_ms: m, sigma: s}`` (sigma default 1), each value <= 1 h
+        (:mod:`evalcache.runner.delays`); drawn with the run's seed; a number when fixed
+        once normalised. Default 0: the writer applies its commit's notifications at the
+        commit (serial runs: the ideal lag, the listener delivers before the next request).
+    invalidation_delay: overlap with strategies that invalidate in the write path (all but
+        ``notify``): the same format, from a write's commit to the strategy's invalidation,
+        which then runs in a process of its own instead of inside the write. Default 0.
 
     Raises
     ------

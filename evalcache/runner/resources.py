@@ -25,8 +25,9 @@ from evalcache.metrics import CommandCount, ServerStatsProbe, StatementCounter, 
 from evalcache.runner.database import seed_time
 from evalcache.runner.des import Simulation
 from evalcache.runner.oracle import StalenessOracle
-from evalcache.runner.overlap import ServiceModel, SimHooks, SimQueuePool
+from evalcache.runner.overlap import DeferredInvalidation, ServiceModel, SimHooks, SimQueuePool
 from evalcache.runner.params import SEED_REFRESH_THRESHOLD, XFETCH_BETA, RunParams
+from evalcache.strategies.notify import NotifyStrategy
 
 
 def refresh_process(sim: Simulation, hooks: SimHooks) -> Callable[[Callable[[], None]], None]:
@@ -106,6 +107,7 @@ class RunResources:
     counter: StatementCounter
     sim: Simulation | None = None  # overlapping requests (concurrency "overlap")
     hooks: SimHooks | None = None
+    deferred: DeferredInvalidation | None = None  # notify_lag / invalidation_delay in overlap
 
 
 def open_resources(
@@ -197,6 +199,15 @@ def open_resources(
     stack.callback(counter.close)
     if hooks is not None:  # after the counter: its per-statement tally runs before the hold
         hooks.attach_engine(app, rp.db_pool)
+    deferred = None
+    notify_lag, delay = rp.delays()
+    if sim is not None and hooks is not None and cache_on:
+        # notify in overlap always: its commit's notifications are collected by the writer
+        # (deterministic), never applied by the listener thread while other requests run
+        if isinstance(repo.strategy, NotifyStrategy):
+            deferred = DeferredInvalidation(repo, sim, hooks, notify_lag, rp.seed)
+        elif not delay.zero:
+            deferred = DeferredInvalidation(repo, sim, hooks, delay, rp.seed)
     return RunResources(
-        clock, commands, client, cache, app, repo, probe, oracle, counter, sim, hooks
+        clock, commands, client, cache, app, repo, probe, oracle, counter, sim, hooks, deferred
     )

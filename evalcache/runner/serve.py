@@ -48,7 +48,7 @@ class Executor:
     specializations:
         Pool index -> specialization name (the generator draws integer positions).
     drain:
-        Call ``repo.drain()`` after each write (virtual mode's ideal notify lag).
+        Call ``repo.drain()`` after each write (serial virtual mode's ideal notify lag).
     locked:
         Serialise recording (live mode: several worker threads share the recorders).
     read_modify_write:
