@@ -234,6 +234,7 @@ class DeferredInvalidation:
         self.hooks = hooks
         self.delay = delay
         self.applied_ms: list[float] = []
+        self._outstanding: dict[float, int] = {}  # commit time -> invalidations not yet run
         strategy = repo.strategy
         if isinstance(strategy, NotifyStrategy):
             self._draw = delay.sampler((seed, NOTIFY_STREAM))
@@ -274,20 +275,28 @@ class DeferredInvalidation:
         # a collect that waited for a connection may already be past commit + lag
         start = max(at + lag, self.sim.now)
         self.applied_ms.append((start - at) * 1000)
-        self.sim.spawn(start, fn, *args)
+        self._outstanding[at] = self._outstanding.get(at, 0) + 1
+        self.sim.spawn(start, self._run, at, fn, *args)
+
+    def _run(self, at: float, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        finally:
+            self.hooks.forget()
+            n = self._outstanding.pop(at) - 1
+            if n:
+                self._outstanding[at] = n
+
+    def pending_since(self) -> float | None:
+        """The earliest commit whose invalidation has not run yet (``None``: all have)."""
+        return min(self._outstanding) if self._outstanding else None
 
     def _deliver(self, changes: list[WriteEvent], committed_at: float) -> None:
         assert self._notify is not None
-        try:
-            self._notify.deliver(changes, committed_at)
-        finally:
-            self.hooks.forget()
+        self._notify.deliver(changes, committed_at)
 
     def _on_write(self, event: WriteEvent) -> None:
-        try:
-            self._react(event)
-        finally:
-            self.hooks.forget()
+        self._react(event)
 
 
 TIME_MODEL = (

@@ -191,7 +191,6 @@ def open_resources(
         # stale-read causes: loads reported by the repository, stores by the cache
         oracle.now = clock.now
         oracle.never_invalidates = not getattr(repo.strategy, "invalidates", True)
-        oracle.pending_since = getattr(repo.strategy, "pending_since", None)
         repo.load_observer = oracle.loaded
         assert cache is not None
         cache.observe_stores(oracle.stored)
@@ -208,6 +207,8 @@ def open_resources(
             deferred = DeferredInvalidation(repo, sim, hooks, notify_lag, rp.seed)
         elif not delay.zero:
             deferred = DeferredInvalidation(repo, sim, hooks, delay, rp.seed)
+    if oracle is not None and deferred is not None:  # a stale read may await its invalidation
+        oracle.pending_since = deferred.pending_since
     return RunResources(
         clock, commands, client, cache, app, repo, probe, oracle, counter, sim, hooks, deferred
     )

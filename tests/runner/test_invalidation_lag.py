@@ -184,6 +184,10 @@ def test_runs_with_a_notify_lag_are_reproducible_and_state_it(runner_settings: A
     for key in ("hits", "misses", "stale_reads", "stale_checked", "db_statements"):
         assert a[key] == b[key], key
     assert ideal["stale_reads"] == 0 and a["stale_reads"] > 0
+    # the oracle attributes them to the lag (tags fills are leases: no fill race)
+    assert a["stale_causes"]["late_invalidation"] > 0
+    assert sum(a["stale_causes"].values()) == a["stale_reads"]
+    assert a["stale_causes"]["fill_race"] == 0
     assert a["params"]["notify_lag"] == {"dist": "exponential", "mean_ms": 100.0}
     assert ideal["params"]["notify_lag"] == 0.0
     assert "notify lag exponential, mean 100 ms" in a["time_model"]
@@ -201,6 +205,8 @@ def test_a_run_with_an_invalidation_delay_serves_stale_entries(runner_settings: 
     params = {**HOT_RUN, "strategy": "tags", "invalidation_delay": 100}
     s = run(params, settings=runner_settings, progress=False).summary
     assert s["stale_reads"] > 0 and s["invalidations"] > 0
+    assert s["stale_causes"]["late_invalidation"] > 0
+    assert sum(s["stale_causes"].values()) == s["stale_reads"]
     assert "invalidation delay fixed 100 ms" in s["time_model"]
 
 
