@@ -76,6 +76,9 @@ class CacheContext:
         self.clock: Clock = clock if clock is not None else SystemClock()
         virtual = bool(getattr(self.clock, "virtual", False))
         self.slack = options.virtual_slack if virtual else options.stale_grace
+        # A lease's Redis lifetime counts real time: on a virtual clock a slow run must not
+        # lose a live lease (waiters give up after their own wait, measured on the clock).
+        self.lock_slack = options.virtual_slack if virtual else 0.0
         self.client: Any = make_client(client_or_url, options.socket_timeout)
         self.owns_client = isinstance(client_or_url, str)
         self.cluster = isinstance(self.client, RedisCluster)

@@ -137,7 +137,7 @@ class Loader:
     def _acquire(self, job: LoadJob, stale_token: bytes | None, lock_s: float) -> bytes | None:
         """Take the lease (absent key) or the lock (stale key); register tags; None if taken."""
         token = new_token()
-        px = max(1, int(lock_s * 1000))
+        px = max(1, int((lock_s + self._ctx.lock_slack) * 1000))
         if stale_token is None:
             target, val = job.key, lease(token, self._clock.now())
         else:
