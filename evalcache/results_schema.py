@@ -132,6 +132,8 @@ class FamilySummary(_FamilySummary, total=False):
 
     expirations: int
     errors: int
+    loads: int
+    coalesced: int
 
 
 class WriteOpSummary(TypedDict):

@@ -1,0 +1,193 @@
+"""Offered-load curves: grouping of like runs only, the knee, read latency, the chart's data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalcache.metrics.latency import encode_histogram, new_histogram
+from evalcache.report import charts
+from evalcache.report.load import (
+    config_columns,
+    curves,
+    db_capacity,
+    describe,
+    knee,
+    load_table,
+    read_latency,
+)
+
+BASE: dict[str, Any] = {
+    "param_workload": "mixed",
+    "param_strategy": "tags",
+    "param_concurrency": "overlap",
+    "param_db_pool": 2,
+    "param_db_service_ms": 50.0,
+    "param_cache": True,
+    "param_ttl": {},
+}
+
+
+def _row(rate: float, p99: float, **params: Any) -> dict[str, Any]:
+    return {
+        **BASE,
+        **{f"param_{k}": v for k, v in params.items()},
+        "param_rate": rate,
+        "read_p50_ms": p99 / 10,
+        "read_p99_ms": p99,
+        "db_statements_per_s": rate,
+        "cell": f"c{rate}-{sorted(params.items())}",
+    }
+
+
+def test_runs_differing_in_any_parameter_but_the_axis_are_separate_curves() -> None:
+    table = pd.DataFrame(
+        [
+            *(_row(r, 10.0) for r in (1, 2, 3)),
+            *(_row(r, 100.0, cache=False) for r in (1, 2, 3)),
+            # differs from the first curve only in the service time: never averaged with it
+            *(_row(r, 1000.0, db_service_ms=80.0) for r in (1, 2, 3)),
+            _row(2, 30.0),  # a repeat of the first curve's rate-2 run: averaged with it
+            _row(5, 1.0, workload="browse"),  # one rate only: no curve
+        ]
+    )
+    found = {c.label: c for c in curves(table)}
+    assert set(found) == {
+        "tags, db_service_ms=50.0",
+        "cache off, db_service_ms=50.0",
+        "tags, db_service_ms=80.0",
+    }
+    first = found["tags, db_service_ms=50.0"].points
+    assert list(first["param_rate"]) == [1, 2, 3]
+    assert list(first["read_p99_ms"]) == [10.0, 20.0, 10.0]  # (10 + 30) / 2 at rate 2 only
+    assert list(first["runs"]) == [1, 2, 1]
+    assert list(found["tags, db_service_ms=80.0"].points["read_p99_ms"]) == [1000.0] * 3
+    assert "param_rate" not in config_columns(table) and "param_ttl" in config_columns(table)
+
+
+def test_describe_names_each_curves_runs_and_knee() -> None:
+    table = pd.DataFrame([_row(r, p) for r, p in ((1, 10.0), (2, 12.0), (4, 80.0))])
+    d = describe(curves(table))
+    assert d.loc[0, "rate"] == "1, 2, 4"
+    assert d.loc[0, "runs per point"] == "1, 1, 1"
+    assert d.loc[0, "p99 knee"] == "4"
+    assert "c4-[]" in d.loc[0, "cells"]
+
+
+def test_knee_is_the_first_rate_past_the_factor() -> None:
+    assert knee([4, 1, 2, 3], [500.0, 10.0, 12.0, 60.0]) == 3  # unsorted input
+    assert knee([1, 2, 3], [10.0, 20.0, 49.0]) is None  # never 5x: beyond the axis
+    assert knee([1, 2, 3], [10.0, 20.0, 49.0], factor=2.0) == 3
+    assert knee([1], [1.0]) is None
+
+
+def _hist(values_ms: list[float]) -> str:
+    h = new_histogram()
+    for v in values_ms:
+        h.record_value(int(v * 1e6))  # the recorder's unit: nanoseconds
+    return encode_histogram(h)
+
+
+def _latency_file(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        ("expert_basic", "hit", _hist([1.0] * 95)),
+        ("expert_basic", "miss", _hist([100.0] * 5)),
+        ("expert_basic", "uncached", _hist([500.0] * 100)),  # a baseline's reads
+        ("write:book", "write", _hist([9000.0] * 50)),
+    ]
+    pd.DataFrame(rows, columns=["family", "outcome", "hdr"]).to_parquet(folder / "latency.parquet")
+    return folder
+
+
+def test_read_latency_takes_the_runs_own_reads_only(tmp_path: Path) -> None:
+    folder = _latency_file(tmp_path / "run")
+    on = read_latency(folder, cache_on=True)
+    assert on["read_p50_ms"] == pytest.approx(1.0, rel=0.01)
+    assert on["read_p99_ms"] == pytest.approx(100.0, rel=0.01)  # not the baseline's 500
+    off = read_latency(folder, cache_on=False)
+    assert off["read_p99_ms"] == pytest.approx(500.0, rel=0.01)  # writes left out
+
+
+def test_load_table_rates_statements_over_the_counted_window(tmp_path: Path) -> None:
+    runs = pd.DataFrame(
+        [
+            {
+                **BASE,
+                "param_rate": 10.0,
+                "folder": str(_latency_file(tmp_path / "a")),
+                "simulated_s": 120.0,
+                "warmup_s": 30.0,
+                "db_statements": 900,
+                "hit_rate": 0.7,
+                "cell": "a",
+            }
+        ]
+    )
+    t = load_table(runs)
+    assert t.loc[0, "db_statements_per_s"] == pytest.approx(10.0)
+    assert t.loc[0, "read_p99_ms"] == pytest.approx(100.0, rel=0.01)
+    assert t.loc[0, "cell"] == "a" and t.loc[0, "param_db_pool"] == 2
+
+
+def test_load_curves_draws_each_curves_means_knee_and_capacity() -> None:
+    table = pd.DataFrame(
+        [
+            *(_row(r, p) for r, p in ((1, 10.0), (2, 11.0), (3, 12.0))),
+            *(_row(r, p, cache=False) for r, p in ((1, 50.0), (2, 400.0), (3, 9000.0))),
+        ]
+    )
+    fig = charts.load_curves(table)
+    lat, db = fig.axes[:2]
+    lines = {ln.get_label(): ln for ln in lat.lines}
+    assert list(lines["cache off p99"].get_ydata()) == [50.0, 400.0, 9000.0]
+    assert list(lines["tags p50"].get_ydata()) == pytest.approx([1.0, 1.1, 1.2])
+    assert "cache off knee (2/s)" in lines and not any("tags knee" in k for k in lines)
+    assert np.asarray(lines["cache off knee (2/s)"].get_xdata())[0] == 2
+    assert lat.get_yscale() == "log"
+    db_lines = {ln.get_label(): ln for ln in db.lines}
+    cap = db_lines["database capacity (40/s)"]
+    assert np.asarray(cap.get_ydata())[0] == pytest.approx(db_capacity(BASE))
+    assert db.get_ylabel() == "SQL statements per second"
+
+
+def test_load_curves_without_an_axis_says_so() -> None:
+    fig = charts.load_curves(pd.DataFrame([_row(1, 10.0)]))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("two or more rates" in t for t in texts)
+
+
+def test_a_cached_runs_baseline_is_the_cache_off_point_counted_once(tmp_path: Path) -> None:
+    folder = str(_latency_file(tmp_path / "a"))
+    common = {"folder": folder, "simulated_s": 120.0, "warmup_s": 30.0, "hit_rate": 0.7}
+    runs = pd.DataFrame(
+        [
+            # two strategies' runs of one stream reuse one baseline (1800 statements)
+            {**BASE, "param_rate": 10.0, "db_statements": 900, "cell": "tags", **common},
+            {
+                **BASE,
+                "param_strategy": "ttl",
+                "param_rate": 10.0,
+                "db_statements": 450,
+                "cell": "ttl",
+                **common,
+            },
+            # an explicit cache-off run of the same stream at another rate
+            {**BASE, "param_cache": False, "param_rate": 20.0, "db_statements": 3600, **common},
+        ]
+    ).assign(db_statements_baseline=[1800, 1800, None])
+    t = load_table(runs)
+    off = t[t["param_cache"].eq(False)]
+    assert len(t) == 4 and len(off) == 2  # tags, ttl, one baseline, the cache-off run
+    assert off["param_strategy"].isna().all()  # the cache-off stream ignores the strategy
+    base = off[off["param_rate"] == 10.0].iloc[0]
+    assert base["db_statements_per_s"] == pytest.approx(20.0)
+    assert base["read_p99_ms"] == pytest.approx(500.0, rel=0.01)  # the baseline's reads
+    assert base["cell"] == "tags (baseline)"
+    labels = {c.label: c for c in curves(t)}
+    assert set(labels) == {"cache off"}  # tags and ttl have one rate each: no curve
+    assert list(labels["cache off"].points["runs"]) == [1, 1]
