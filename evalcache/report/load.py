@@ -94,7 +94,9 @@ def curves(
         if grp[axis].nunique() < min_points:
             continue
         groups.append(grp)
-    varying = [c for c in keys if len({_key(g[c].iloc[0]) for g in groups}) > 1]
+    # what sets curves apart: parameters with two or more values among the curves that have
+    # one (a cache-off curve has none for strategy, TTLs, ...)
+    varying = [c for c in keys if len({_key(g[c].iloc[0]) for g in groups} - {"None"}) > 1]
     out = []
     for grp in groups:
         fixed = {c: grp[c].iloc[0] for c in keys}

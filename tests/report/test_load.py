@@ -12,6 +12,8 @@ import pytest
 from evalcache.metrics.latency import encode_histogram, new_histogram
 from evalcache.report import charts
 from evalcache.report.load import (
+    burst_load,
+    burst_window,
     config_columns,
     curves,
     db_capacity,
@@ -19,6 +21,7 @@ from evalcache.report.load import (
     knee,
     load_table,
     read_latency,
+    stampede_loads,
 )
 
 BASE: dict[str, Any] = {
@@ -191,3 +194,69 @@ def test_a_cached_runs_baseline_is_the_cache_off_point_counted_once(tmp_path: Pa
     labels = {c.label: c for c in curves(t)}
     assert set(labels) == {"cache off"}  # tags and ttl have one rate each: no curve
     assert list(labels["cache off"].points["runs"]) == [1, 1]
+
+
+def _ts(folder: Path, per_window: list[int]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, n in enumerate(per_window):  # two families per window, 60 s windows
+        rows += [(60.0 * i, "expert_full", n - 1), (60.0 * i, "user_profile", 1)]
+    pd.DataFrame(rows, columns=["window_start_s", "family", "db_statements"]).to_parquet(
+        folder / "timeseries.parquet"
+    )
+    return folder
+
+
+def test_burst_load_counts_whole_windows_inside_the_burst(tmp_path: Path) -> None:
+    ts = pd.read_parquet(_ts(tmp_path, [10] * 10 + [600, 1200] + [10]) / "timeseries.parquet")
+    # flash_crowd's burst is 600-900 s; the run ends at 720 s: windows 600 and 660 count
+    assert burst_window("flash_crowd") == (600.0, 900.0)
+    assert burst_load(ts, (600.0, 900.0), 720.0) == (1800, 120.0)
+    assert burst_load(ts, (600.0, 900.0), 720.0, families=["user_profile"]) == (2, 120.0)
+    assert burst_window("mixed") is None
+
+
+def test_stampede_loads_ratio_within_like_runs(tmp_path: Path) -> None:
+    def run(name: str, stampede: str, burst: int, **extra: Any) -> dict[str, Any]:
+        folder = _ts(tmp_path / name, [10] * 10 + [burst, burst])
+        return {
+            **BASE,
+            "param_workload": "flash_crowd",
+            "param_rate": 5.0,
+            "param_stampede": stampede,
+            **{f"param_{k}": v for k, v in extra.items()},
+            "folder": str(folder),
+            "simulated_s": 720.0,
+            "cell": name,
+        }
+
+    runs = pd.DataFrame(
+        [
+            run("n", "none", 1200),
+            run("l", "lease", 120),
+            run("n4", "none", 900, db_pool=4),  # another group: compared with its own lease
+            run("l4", "lease", 300, db_pool=4),
+        ]
+    )
+    fam = pd.DataFrame(
+        {"folder": [runs.loc[0, "folder"]] * 2, "loads": [7, 3], "coalesced": [0, 1]}
+    )
+    out = stampede_loads(runs, fam).set_index("cell")
+    assert out.loc["n", "burst_db_statements_per_s"] == pytest.approx(20.0)
+    assert out.loc["n", "ratio_to_lease"] == pytest.approx(10.0)
+    assert out.loc["n4", "ratio_to_lease"] == pytest.approx(3.0)
+    assert out.loc["l", "ratio_to_lease"] == pytest.approx(1.0)
+    assert out.loc["n", "loads"] == 10 and out.loc["l", "loads"] == 0
+
+
+def test_burst_db_load_draws_statements_per_second_and_shades_the_burst(tmp_path: Path) -> None:
+    ts = pd.read_parquet(_ts(tmp_path, [60, 120, 600]) / "timeseries.parquet")
+    fig = charts.burst_db_load({"stampede none": ts}, (120.0, 300.0), warmup_s=60.0)
+    ax = fig.axes[0]
+    (line,) = ax.lines
+    assert line.get_label() == "stampede none"
+    assert list(line.get_ydata()) == [1.0, 2.0, 10.0]  # per window of 60 s
+    assert list(line.get_xdata()) == [0.0, 1.0, 2.0]
+    labels = [p.get_label() for p in ax.patches]
+    assert "burst" in labels and "warm-up (not counted)" in labels
+    assert ax.get_ylabel() == "SQL statements per second"
