@@ -428,17 +428,19 @@ def burst_db_load(
     burst: tuple[float, float] | None,
     *,
     warmup_s: float | None = None,
+    capacity: float | None = None,
     title: str = "",
 ) -> Figure:
     """Database statements per second over time, one line per run (label -> time series).
 
     Meant for runs that differ in one setting only (``stampede``: none, lease), so the lines
-    show what that setting does to the database during the burst (shaded).
+    show what that setting does to the database during the burst (shaded, up to the runs'
+    end). ``capacity``: the modelled database's statements per second, drawn dotted.
     """
     fig, ax = _figure()
     _shade_warmup(ax, warmup_s)
-    if burst is not None:
-        ax.axvspan(burst[0] / 60, burst[1] / 60, color="C3", alpha=0.12, label="burst")
+    ends = [float(ts[TIME_COLUMN].max()) for ts in series.values() if len(ts) and TIME_COLUMN in ts]
+    width = 60.0
     drawn = 0
     for label, ts in series.items():
         ts = per_window(ts)
@@ -448,6 +450,13 @@ def burst_db_load(
         width = float(np.diff(starts).min()) if len(starts) > 1 else 60.0
         ax.plot(time_minutes(ts), ts["db_statements"] / width, marker="o", label=label)
         drawn += 1
+    if burst is not None:
+        end = min(burst[1], max(ends) + width) if ends else burst[1]
+        ax.axvspan(burst[0] / 60, end / 60, color="C3", alpha=0.12, label="burst")
+    if capacity is not None:
+        ax.axhline(
+            capacity, color="black", linestyle=":", label=f"database capacity ({capacity:g}/s)"
+        )
     if drawn:
         ax.legend(loc="upper left")
         ax.set_ylim(bottom=0)

@@ -109,6 +109,19 @@ def curves(
     return out
 
 
+def held_fixed(curve_list: Sequence[Curve]) -> dict[str, Any]:
+    """Parameters (``param_`` dropped) with one value on every curve that has one."""
+    out: dict[str, Any] = {}
+    if not curve_list:
+        return out
+    for c in curve_list[0].fixed:
+        values = {_key(cv.fixed.get(c)) for cv in curve_list} - {"None"}
+        if len(values) == 1:
+            v = next(cv.fixed[c] for cv in curve_list if _key(cv.fixed.get(c)) != "None")
+            out[c.removeprefix("param_")] = v.item() if isinstance(v, np.generic) else v
+    return out
+
+
 def knee(x: Sequence[float], y: Sequence[float], factor: float = KNEE_FACTOR) -> float | None:
     """The first ``x`` whose ``y`` exceeds ``factor`` times ``y`` at the lowest ``x``.
 

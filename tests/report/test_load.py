@@ -18,6 +18,7 @@ from evalcache.report.load import (
     curves,
     db_capacity,
     describe,
+    held_fixed,
     knee,
     load_table,
     read_latency,
@@ -79,6 +80,17 @@ def test_describe_names_each_curves_runs_and_knee() -> None:
     assert d.loc[0, "runs per point"] == "1, 1, 1"
     assert d.loc[0, "p99 knee"] == "4"
     assert "c4-[]" in d.loc[0, "cells"]
+
+
+def test_held_fixed_lists_what_every_curve_shares() -> None:
+    table = pd.DataFrame(
+        [*(_row(r, 10.0) for r in (1, 2)), *(_row(r, 10.0, cache=False) for r in (1, 2))]
+    )
+    t = load_table_like(table)
+    fixed = held_fixed(curves(t))
+    assert fixed["db_pool"] == 2 and type(fixed["db_pool"]) is int
+    assert fixed["strategy"] == "tags"  # the cache-off curve has none, the others agree
+    assert "cache" not in fixed
 
 
 def test_knee_is_the_first_rate_past_the_factor() -> None:
@@ -251,12 +263,22 @@ def test_stampede_loads_ratio_within_like_runs(tmp_path: Path) -> None:
 
 def test_burst_db_load_draws_statements_per_second_and_shades_the_burst(tmp_path: Path) -> None:
     ts = pd.read_parquet(_ts(tmp_path, [60, 120, 600]) / "timeseries.parquet")
-    fig = charts.burst_db_load({"stampede none": ts}, (120.0, 300.0), warmup_s=60.0)
+    fig = charts.burst_db_load({"stampede none": ts}, (120.0, 300.0), warmup_s=60.0, capacity=20.0)
     ax = fig.axes[0]
-    (line,) = ax.lines
+    line, cap = ax.lines
+    assert cap.get_label() == "database capacity (20/s)" and list(cap.get_ydata()) == [20, 20]
     assert line.get_label() == "stampede none"
     assert list(line.get_ydata()) == [1.0, 2.0, 10.0]  # per window of 60 s
     assert list(line.get_xdata()) == [0.0, 1.0, 2.0]
     labels = [p.get_label() for p in ax.patches]
     assert "burst" in labels and "warm-up (not counted)" in labels
+    burst = ax.patches[labels.index("burst")].get_extents()
+    # the shaded burst ends with the run's last window (3 min), not at the burst's 5 min
+    assert ax.transData.inverted().transform((burst.x1, 0))[0] == pytest.approx(3.0)
     assert ax.get_ylabel() == "SQL statements per second"
+
+
+def load_table_like(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with cache-off rows' cache-only parameters blanked, as load_table does."""
+    off = table["param_cache"].eq(False)
+    return table.assign(param_strategy=table["param_strategy"].where(~off, None))
