@@ -17,6 +17,7 @@ from evalcache.cache import bench as cache_bench
 from evalcache.domain import seeding
 from evalcache.errors import EvalCacheError
 from evalcache.runner import cli as runner_cli
+from evalcache.runner import livecheck
 from evalcache.strategies import bench as strategies_bench
 
 
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     strategies_bench.add_cli(bench)
     runner_cli.add_cli(sub)
     runner_cli.add_bench_cli(bench)
+    livecheck.add_cli(bench)
     return parser
 
 

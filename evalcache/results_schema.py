@@ -145,6 +145,8 @@ class FamilySummary(_FamilySummary, total=False):
 
     expirations: int
     errors: int
+    loads: int
+    coalesced: int
     stale_causes: StaleCauses
 
 

@@ -430,3 +430,100 @@ def show(fig: Figure) -> None:
     from IPython.display import Image, display
 
     display(Image(data=figure_png(fig), format="png"))  # type: ignore[no-untyped-call]
+
+
+def load_curves(table: pd.DataFrame, *, title: str = "") -> Figure:
+    """Read latency and database load against offered rate, one colour per like-run curve.
+
+    ``table`` is :func:`evalcache.report.load.load_table`'s (one row per run). Curves come from
+    :func:`evalcache.report.load.curves`: runs are grouped by every parameter except ``rate``
+    and never averaged across groups. Left: p99 (solid) and p50 (dashed) read latency, log
+    scale, each curve's p99 knee marked; right: database statements per second with the
+    modelled database's capacity (``db_pool`` / ``db_service_ms``) where the curves share one.
+    """
+    from evalcache.report.load import AXIS, curves, db_capacity, knee
+
+    fig, (lat_ax, db_ax) = _figure(height=4.5, ncols=2)
+    found = curves(table, metrics=("read_p50_ms", "read_p99_ms", "db_statements_per_s"))
+    for i, c in enumerate(found):
+        pts, color = c.points, f"C{i}"
+        x = pts[AXIS].astype(float)
+        lat_ax.plot(x, pts["read_p99_ms"], marker="o", color=color, label=f"{c.label} p99")
+        lat_ax.plot(
+            x, pts["read_p50_ms"], marker=".", linestyle="--", color=color, label=f"{c.label} p50"
+        )
+        k = knee(x, pts["read_p99_ms"])
+        if k is not None:
+            lat_ax.axvline(k, color=color, linestyle=":", label=f"{c.label} knee ({k:g}/s)")
+        db_ax.plot(x, pts["db_statements_per_s"], marker="o", color=color, label=c.label)
+    caps = {db_capacity(c.fixed) for c in found}
+    if len(caps) == 1 and (cap := caps.pop()) is not None:
+        db_ax.axhline(cap, color="black", linestyle=":", label=f"database capacity ({cap:g}/s)")
+    if found:
+        lat_ax.set_yscale("log")
+        lat_ax.legend(fontsize="x-small")
+        db_ax.legend(fontsize="x-small")
+        db_ax.set_ylim(bottom=0)
+    else:
+        _empty(lat_ax, "two or more rates of one configuration")
+        _empty(db_ax, "two or more rates of one configuration")
+    lat_ax.set(
+        title="Read latency", xlabel="offered rate (requests/s)", ylabel="latency (ms, log scale)"
+    )
+    db_ax.set(
+        title="Database load",
+        xlabel="offered rate (requests/s)",
+        ylabel="SQL statements per second",
+    )
+    for ax in (lat_ax, db_ax):
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle(title or "Offered load: latency and database load, with and without the cache")
+    return fig
+
+
+def burst_db_load(
+    series: Mapping[str, pd.DataFrame],
+    burst: tuple[float, float] | None,
+    *,
+    warmup_s: float | None = None,
+    capacity: float | None = None,
+    title: str = "",
+) -> Figure:
+    """Database statements per second over time, one line per run (label -> time series).
+
+    Meant for runs that differ in one setting only (``stampede``: none, lease), so the lines
+    show what that setting does to the database during the burst (shaded, up to the runs'
+    end). ``capacity``: the modelled database's statements per second, drawn dotted.
+    """
+    fig, ax = _figure()
+    _shade_warmup(ax, warmup_s)
+    ends = [float(ts[TIME_COLUMN].max()) for ts in series.values() if len(ts) and TIME_COLUMN in ts]
+    width = 60.0
+    drawn = 0
+    for label, ts in series.items():
+        ts = per_window(ts)
+        if "db_statements" not in ts or len(ts) < 1:
+            continue
+        starts = ts[TIME_COLUMN].astype(float).to_numpy()
+        width = float(np.diff(starts).min()) if len(starts) > 1 else 60.0
+        ax.plot(time_minutes(ts), ts["db_statements"] / width, marker="o", label=label)
+        drawn += 1
+    if burst is not None:
+        end = min(burst[1], max(ends) + width) if ends else burst[1]
+        ax.axvspan(burst[0] / 60, end / 60, color="C3", alpha=0.12, label="burst")
+    if capacity is not None:
+        ax.axhline(
+            capacity, color="black", linestyle=":", label=f"database capacity ({capacity:g}/s)"
+        )
+    if drawn:
+        ax.legend(loc="upper left")
+        ax.set_ylim(bottom=0)
+    else:
+        _empty(ax, "database statements per window")
+    ax.set(
+        title=title or "Database load during the flash crowd",
+        xlabel="simulated time (min)",
+        ylabel="SQL statements per second",
+    )
+    ax.grid(alpha=0.3)
+    return fig

@@ -182,6 +182,8 @@ def build_summary(
             "misses": fc.misses,
             "negative_hits": fc.negative_hits,
             "expirations": m.family_delta(family, "expirations"),
+            "loads": m.family_delta(family, "loads"),
+            "coalesced": m.family_delta(family, "coalesced"),
             "hit_rate": fc.hit_rate,
             "stale_reads": fc.stale_reads,
             "stale_checked": fc.stale_checked,

@@ -76,10 +76,20 @@ def test_load_sweep_reads_yaml_and_rejects_garbage(tmp_path: Path) -> None:
         load_sweep(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize("name", ["default", "ci", "full"])
+@pytest.mark.parametrize("name", ["default", "ci", "full", "load"])
 def test_shipped_sweeps_are_valid(name: str) -> None:
     root = Path(__file__).resolve().parents[2]
     spec = load_sweep(root / "sweeps" / f"{name}.yaml", root=root)
     assert spec.notebook.name == "experiment.ipynb"
     assert spec.cells
     assert all(p.is_file() for p in spec.reports)
+
+
+def test_load_sweep_has_a_rate_axis_of_overlap_runs() -> None:
+    root = Path(__file__).resolve().parents[2]
+    spec = load_sweep(root / "sweeps" / "load.yaml", root=root)
+    axis = [c for c in spec.cells if c.params["workload"] == "mixed"]
+    assert len({c.params["rate"] for c in axis}) >= 5  # one cell per rate, names distinct
+    assert all(c.params["concurrency"] == "overlap" for c in spec.cells)
+    crowd = {c.params.get("stampede") for c in spec.cells if c.params["workload"] == "flash_crowd"}
+    assert crowd == {"none", "lease"}
