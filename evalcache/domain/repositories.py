@@ -131,9 +131,10 @@ class CachedRepository:
         self.admin_id = int(admin or 0)
         self.deps: DependencyMap = AppDependencies(engine, expert_specs, self.admin_id)
         self.strategy: InvalidationStrategy = strategy
-        # ``(key, value)`` after each load a fill runs: ``key`` is the staleness oracle's
-        # ``(family, *args)`` (``("user_profile", U)`` for each id of a batch).
-        self.load_observer: Callable[[tuple[Any, ...], Any], None] | None = None
+        # ``(key, value, started)`` after each load a fill runs: ``key`` is the staleness
+        # oracle's ``(family, *args)`` (``("user_profile", U)`` for each id of a batch),
+        # ``started`` the clock's time when the load began.
+        self.load_observer: Callable[[tuple[Any, ...], Any, float], None] | None = None
         #: Called with each committed write's event (cached repositories): the strategy's
         #: reaction, run inside the write; a simulation may schedule it later instead.
         self.on_commit: Callable[[WriteEvent], None] = strategy.on_write
@@ -154,12 +155,13 @@ class CachedRepository:
             return run_query(conn, spec, self.now)
 
     def load_many(self, specs: Sequence[ReadSpec]) -> list[Any]:
+        start = self.clock.now()
         with self.engine.connect() as conn:
             values = run_many(conn, specs, self.now)
         observe = self.load_observer
         if observe is not None:
             for s, v in zip(specs, values, strict=True):
-                observe((s.key_family, *s.args), v)
+                observe((s.key_family, *s.args), v, start)
         return values
 
     def spec_from_key(self, key: str) -> ReadSpec | None:
@@ -185,8 +187,9 @@ class CachedRepository:
         else:
 
             def load() -> Any:
+                start = self.clock.now()
                 v = self.load(spec)
-                observe((family, *args), v)
+                observe((family, *args), v, start)
                 return v
 
             value, loaded = self.strategy.read(spec, load)

@@ -24,6 +24,7 @@ lag, invalidation delay), else **missed invalidation** (no key of the entry was 
 from __future__ import annotations
 
 import bisect
+import math
 import random
 import threading
 from collections.abc import Callable
@@ -82,7 +83,8 @@ class StalenessOracle:
         self.start = 0.0
         # cause attribution: loads awaiting their store, per process (greenlet or thread), and
         # the last store of each key: (value, stale when stored, origin)
-        self._pending: dict[Any, list[tuple[tuple[Any, ...], Any]]] = {}
+        self._pending: dict[Any, list[tuple[tuple[Any, ...], Any, float]]] = {}
+        self._last_write = -math.inf  # the latest write started (its commit, in virtual time)
         self._stores: dict[tuple[Any, ...], tuple[Any, bool, str]] = {}
         self.now: Callable[[], float] | None = None  # the run's clock (stores carry no time)
         self.never_invalidates = False
@@ -132,9 +134,14 @@ class StalenessOracle:
         return max(0.0, now - since)
 
     # -- causes ---------------------------------------------------------------------------
-    def loaded(self, key: tuple[Any, ...], value: Any) -> None:
-        """A fill's or refresh's load of ``key`` returned ``value`` (its store comes next)."""
-        self._pending.setdefault(getcurrent(), []).append((key, value))
+    def writing(self, now: float) -> None:
+        """A write starts at ``now`` (in virtual time it commits at that instant)."""
+        with self._lock:
+            self._last_write = max(self._last_write, now)
+
+    def loaded(self, key: tuple[Any, ...], value: Any, started: float) -> None:
+        """A fill's or refresh's load of ``key``, begun at ``started``, returned ``value``."""
+        self._pending.setdefault(getcurrent(), []).append((key, value, started))
 
     def stored(self, value: Any, origin: str, ok: bool) -> None:
         """The calling process stored (``ok``) a value it loaded: check it against the database."""
@@ -142,16 +149,20 @@ class StalenessOracle:
         pending = self._pending.get(me)
         if not pending:
             return  # not a loaded value (a write-through SET, a lease holder's re-store)
-        i = next((i for i, (_, loaded) in enumerate(pending) if loaded is value), None)
+        i = next((i for i, (_, loaded, _) in enumerate(pending) if loaded is value), None)
         if i is None:
             return
-        key = pending.pop(i)[0]
+        key, _, started = pending.pop(i)
         if not pending:
             del self._pending[me]
         if not ok or self.now is None:
             return
         now = self.now()
-        stale = self._fresh(self._conn(), key[0], *key[1:]) != value
+        # Only a write started since the load began can have made its value stale: the
+        # database is asked only then (most stores overlap no write).
+        stale = started <= self._last_write and (
+            self._fresh(self._conn(), key[0], *key[1:]) != value
+        )
         self._stores[key] = (value, stale, origin)
         if not stale:
             self._known_ok[key] = now

@@ -220,6 +220,8 @@ class Executor:
         s0 = tally()
         start = clock_ns()
         error = noop = False
+        if self.oracle is not None:
+            self.oracle.writing(now)
         try:
             with self._atomic():
                 self.repo.write(name, *args)

@@ -81,6 +81,7 @@ def _run(
             oracle.filled(("user_profile", user), sim.now)
 
     def writer() -> None:
+        oracle.writing(sim.now)
         with hooks.atomic():
             repo.write("user_profile", user, "preferences")
 
