@@ -139,7 +139,7 @@ class Simulation:
         queue = self._queue
         if t <= self._next_arrival and (not queue or queue[0][0] > t):
             # nothing else is due before t: the same order without a round trip to the loop
-            self.clock._now = t
+            self.clock.set(t)
             return
         self._schedule(t, me)
         self.suspend()
