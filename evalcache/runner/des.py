@@ -10,6 +10,11 @@ that time and switches into it. Only one process runs at any moment, so an inter
 plain sequence of real operations, and the same inputs give the same sequence. The cache takes
 that clock: a reader waiting on another's lease sleeps in virtual time while the holder runs.
 
+Two shortcuts keep that order and skip the scheduler where it would change nothing: a hold with
+nothing else due before its end just moves the clock, and the arrivals of :meth:`Simulation.run`
+run on a few reused worker greenlets, a worker whose request ends starting the next arrival
+itself when that is due first. A request that overlaps no other costs no greenlet and no switch.
+
 A :class:`Resource` (a database pool of ``n`` connections, Redis as one server) makes a process
 wait, in virtual time and first come first served, while all of its units are busy; the wait
 is what turns offered load into queueing.
@@ -79,7 +84,12 @@ class Simulation:
         self._loop: greenlet | None = None
         self._thread = 0
         self._next_arrival = math.inf  # of run()'s arrivals: hold() may skip the loop before it
-        self.switches = 0
+        self._arrivals: Iterator[tuple[float, Callable[[], Any]]] | None = None
+        self._nxt: tuple[float, Callable[[], Any]] | None = None  # the next arrival, pulled
+        self._until = math.inf
+        self._idle: list[greenlet] = []  # workers between arrivals (see _work)
+        self.switches = 0  # from the scheduler into a process
+        self.inline = 0  # arrivals a worker took on without a switch
 
     @property
     def now(self) -> float:
@@ -88,11 +98,16 @@ class Simulation:
     def in_process(self) -> bool:
         """True inside a process (where :meth:`hold` and resources may be used); False on the
         scheduler and on other threads (a notify listener, a refresh pool)."""
-        return (
-            self._loop is not None
-            and threading.get_ident() == self._thread
-            and getcurrent() is not self._loop
-        )
+        return self.current_process() is not None
+
+    def current_process(self) -> greenlet | None:
+        """The calling process (for :meth:`hold_process`), or None outside one (see
+        :meth:`in_process`)."""
+        loop = self._loop
+        if loop is None or threading.get_ident() != self._thread:
+            return None
+        me = getcurrent()
+        return me if me is not loop else None
 
     def spawn(self, at: float, fn: Callable[..., Any], *args: Any) -> greenlet:
         """Start ``fn(*args)`` as a process at virtual time ``at`` (not before now)."""
@@ -106,15 +121,20 @@ class Simulation:
         heapq.heappush(self._queue, (at, next(self._seq), proc))
 
     def _current(self, what: str) -> greenlet:
-        if not self.in_process():
+        me = self.current_process()
+        if me is None:
             raise SimulationError(f"{what} is only possible inside a simulation process")
-        return getcurrent()
+        return me
 
     def hold(self, seconds: float) -> None:
         """Let ``seconds`` of virtual time pass for the calling process (others run meanwhile)."""
         if seconds < 0:
             raise SimulationError(f"cannot hold for {seconds} s (< 0)")
-        me = self._current("hold")
+        self.hold_process(self._current("hold"), seconds)
+
+    def hold_process(self, me: greenlet, seconds: float) -> None:
+        """:meth:`hold` for ``me``, the calling process from :meth:`current_process`, with
+        ``seconds >= 0`` (the hold points' path: they have checked both already)."""
         t = self.clock._now + seconds
         queue = self._queue
         if t <= self._next_arrival and (not queue or queue[0][0] > t):
@@ -143,36 +163,76 @@ class Simulation:
         ``arrivals`` (times in order) start a process each, pulled one at a time, so only the
         processes in flight exist at once; a process due at the same time runs first. An
         exception raised in a process ends the run and propagates here.
+
+        Arrivals run on a few reused worker greenlets (:meth:`_work`), not one new greenlet
+        each: a worker whose request ends takes on the next arrival itself when that is what
+        is due next, so an arrival that finds nothing else in flight costs no switch at all.
         """
         if self._loop is not None:
             raise SimulationError("the simulation is already running")
         loop = self._loop = getcurrent()
         self._thread = threading.get_ident()
-        clock, queue = self.clock, self._queue
-        nxt = next(arrivals, None) if arrivals is not None else None
-        self._next_arrival = nxt[0] if nxt is not None else math.inf
+        self._until = until if until is not None else math.inf
+        clock, queue, idle = self.clock, self._queue, self._idle
+        self._arrivals = arrivals
+        self._pull()
         try:
-            while queue or nxt is not None:
+            while True:
+                nxt = self._nxt
                 if nxt is not None and (not queue or nxt[0] < queue[0][0]):
                     at, fn = nxt
-                    proc = greenlet(fn)
-                    assert arrivals is not None
-                    nxt = next(arrivals, None)
-                    self._next_arrival = nxt[0] if nxt is not None else math.inf
-                else:
+                    self._pull()
+                    if at > self._until:
+                        self._schedule(at, greenlet(fn))
+                        break
+                    if at > clock._now:
+                        clock.set(at)
+                    proc = idle.pop() if idle else greenlet(self._work, loop)
+                    self.switches += 1
+                    proc.switch(fn)
+                elif queue:
                     at, _, proc = queue[0]
+                    if at > self._until:
+                        break
                     heapq.heappop(queue)
-                if until is not None and at > until:
-                    self._schedule(at, proc)
+                    if at > clock._now:
+                        clock.set(at)
+                    proc.parent = loop
+                    self.switches += 1
+                    proc.switch()
+                else:
                     break
-                if at > clock._now:
-                    clock.set(at)
-                proc.parent = loop
-                self.switches += 1
-                proc.switch()
         finally:
             self._loop = None
+            self._arrivals = self._nxt = None
             self._next_arrival = math.inf
+            while idle:  # parked workers end here (GreenletExit), not whenever they are freed
+                idle.pop().throw()
+
+    def _pull(self) -> None:
+        """Take the next arrival from run()'s stream into ``_nxt`` (None when it is done)."""
+        arrivals = self._arrivals
+        self._nxt = nxt = next(arrivals, None) if arrivals is not None else None
+        self._next_arrival = nxt[0] if nxt is not None else math.inf
+
+    def _work(self, fn: Callable[[], Any]) -> None:
+        """A worker process: serve ``fn``, then each arrival due before anything else, inline;
+        when something else is due, park in ``_idle`` until the scheduler hands a new one."""
+        me, queue, clock = getcurrent(), self._queue, self.clock
+        while True:
+            fn()
+            nxt = self._nxt
+            if nxt is not None and (not queue or nxt[0] < queue[0][0]) and nxt[0] <= self._until:
+                # what the scheduler would do next: start this arrival (here, on this worker)
+                self._pull()
+                if nxt[0] > clock._now:
+                    clock.set(nxt[0])
+                self.inline += 1
+                fn = nxt[1]
+            else:
+                self._idle.append(me)
+                assert self._loop is not None
+                fn = self._loop.switch()  # the scheduler comes back with an arrival's fn
 
     @property
     def pending(self) -> int:

@@ -127,14 +127,15 @@ class SimHooks:
 
     def _hold(self, mean: float) -> None:
         sim = self.sim
-        if not sim.in_process():
+        me = sim.current_process()
+        if me is None:
             return
         dt = self._draw(mean)
-        me = getcurrent()
-        if me in self._deferred:
-            self._deferred[me] += dt
+        deferred = self._deferred
+        if deferred and me in deferred:
+            deferred[me] += dt
         else:
-            sim.hold(dt)
+            sim.hold_process(me, dt)
 
     # -- attach ----------------------------------------------------------------------------
     def attach_redis(self, client: redis.Redis) -> None:
@@ -143,10 +144,16 @@ class SimHooks:
         make_pipeline: Callable[..., Any] = client.pipeline
         mean = self.model.redis_s
 
+        # How many SCAN calls a sweep takes depends on the server's hash table (its size and
+        # incremental rehashing), not on the run: timing them would make runs differ.
+        timed: dict[Any, bool] = {}  # command name -> holds (not a SCAN); asked once per name
+
         def command(*args: Any, **options: Any) -> Any:
-            # How many SCAN calls a sweep takes depends on the server's hash table (its size
-            # and incremental rehashing), not on the run: timing them would make runs differ.
-            if not str(args[0]).upper().endswith("SCAN"):
+            name = args[0]
+            hold = timed.get(name)
+            if hold is None:
+                hold = timed[name] = not str(name).upper().endswith("SCAN")
+            if hold:
                 self._hold(mean)
             return execute_command(*args, **options)
 
