@@ -19,6 +19,7 @@ DEFAULT_NOTEBOOK = Path("notebooks/experiment.ipynb")
 DEFAULT_REPORTS: tuple[str, ...] = (
     "notebooks/ttl_sweep.ipynb",
     "notebooks/strategies.ipynb",
+    "notebooks/load.ipynb",
     "notebooks/workloads.ipynb",
     "notebooks/summary.ipynb",
 )
