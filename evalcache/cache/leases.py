@@ -247,18 +247,6 @@ class Loader:
         except Exception:
             self._release(job, lock_token, token)
             return
-        if self._store_refresh(job, lock_token, token, value, delta, created):
+        # CAS over the entry it refreshed: dropped if that was invalidated or replaced meanwhile
+        if self._store(job, lock_token, token, value, delta, created):
             self._stats.incr("refreshes_succeeded")
-
-    def _store_refresh(
-        self,
-        job: LoadJob,
-        lock_token: bytes,
-        token: bytes,
-        value: Any,
-        delta: float,
-        created: float,
-    ) -> bool:
-        """The one store of a ``get_or_load`` refresh: CAS over the entry ``token`` it refreshed
-        (dropped if that entry was invalidated or replaced meanwhile); releases the lock."""
-        return self._store(job, lock_token, token, value, delta, created)

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from evalcache.metrics.timeseries import COUNT_COLUMNS
+from evalcache.results_schema import StaleCauses, keys
 
 WIDTH = 9.0  # inches: readable at report width (~900 px at 100 dpi)
 TIME_COLUMN = "window_start_s"  # the time series' window start (metrics.TIMESERIES_COLUMNS)
@@ -328,15 +329,8 @@ def variant_labels(runs: pd.DataFrame, base: str = "param_strategy") -> pd.Serie
     return label
 
 
-#: Stale-read causes in stacking order (``evalcache.runner.oracle.CAUSES``).
-CAUSES = (
-    "fill_race",
-    "refresh_race",
-    "time_drift",
-    "ttl_only",
-    "late_invalidation",
-    "missed_invalidation",
-)
+#: Stale-read causes in stacking order (the order the oracle decides them).
+CAUSES: tuple[str, ...] = keys(StaleCauses)
 
 
 def stale_causes_bars(runs: pd.DataFrame, by: str = "param_strategy", *, title: str) -> Figure:

@@ -33,15 +33,10 @@ from typing import Any
 from greenlet import getcurrent
 from sqlalchemy import Connection, Engine, event
 
+from evalcache.results_schema import StaleCauses, keys
+
 #: Causes of a stale read, in the order they are decided (module docstring).
-CAUSES: tuple[str, ...] = (
-    "fill_race",
-    "refresh_race",
-    "time_drift",
-    "ttl_only",
-    "late_invalidation",
-    "missed_invalidation",
-)
+CAUSES: tuple[str, ...] = keys(StaleCauses)
 
 
 class StalenessOracle:
