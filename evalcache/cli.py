@@ -16,8 +16,8 @@ from evalcache import report, services, sweep
 from evalcache.cache import bench as cache_bench
 from evalcache.domain import seeding
 from evalcache.errors import EvalCacheError
+from evalcache.runner import calibrate, livecheck
 from evalcache.runner import cli as runner_cli
-from evalcache.runner import livecheck
 from evalcache.strategies import bench as strategies_bench
 
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache_bench.add_cli(bench)
     strategies_bench.add_cli(bench)
     runner_cli.add_cli(sub)
+    calibrate.add_cli(sub)
     runner_cli.add_bench_cli(bench)
     livecheck.add_cli(bench)
     return parser

@@ -112,6 +112,7 @@ class Params(_Params, total=False):
     redis_service_ms: float
     notify_lag: float | dict[str, Any]
     invalidation_delay: float | dict[str, Any]
+    service_model: dict[str, Any] | None
 
 
 class _FamilySummary(TypedDict):
@@ -211,6 +212,7 @@ class Summary(_Summary, total=False):
     baseline_reused: bool
     cache_errors: int
     max_lag_s: float | None
+    service_times: dict[str, Any] | None
     template_database: str
     outcome_digest: str
     write_ops: dict[str, WriteOpSummary]

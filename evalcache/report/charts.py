@@ -168,6 +168,24 @@ def families_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(dict(summary.get("families") or {}), orient="index")
 
 
+def service_times_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """An overlap run's service times: the model's mean beside the real ones, per label
+    (family, ``write:<op>``, ``other``, ``all``) and kind (``db`` statement, ``redis`` call).
+
+    Empty for runs without a service model (serial or live runs).
+    """
+    cols = ["label", "kind", "model_mean_ms", "count", "mean_ms", "p50_ms", "p99_ms"]
+    times = summary.get("service_times") or {}
+    model = times.get("model") or {}
+    fams = model.get("families") or {}
+    rows = []
+    for label, kinds in (times.get("real") or {}).items():
+        for kind, st in kinds.items():
+            mean = model.get("redis_ms") if kind == "redis" else fams.get(label, model.get("db_ms"))
+            rows.append([label, kind, mean, st["count"], st["mean_ms"], st["p50_ms"], st["p99_ms"]])
+    return pd.DataFrame(rows, columns=cols).set_index(["label", "kind"]).sort_index()
+
+
 def staleness_by_family(families: pd.DataFrame) -> Figure:
     """Stale-read rate among checked cached reads, per query family (index = family)."""
     fig, ax = _figure()

@@ -73,6 +73,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         "db_pool": args.db_pool,
         "notify_lag": args.notify_lag,
         "invalidation_delay": args.invalidation_delay,
+        "service_model": args.service_model,
         "baseline": False if args.no_baseline else None,
         "cache": False if args.no_cache else None,
     }
@@ -240,6 +241,10 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--invalidation-delay",
         type=_delay,
         help=f"overlap, other strategies: commit to the invalidation; {delay} (default 0)",
+    )
+    p.add_argument(
+        "--service-model",
+        help="overlap: a service_model file (JSON/YAML, see `evalcache calibrate`)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the cache-off baseline")
     p.add_argument("--no-cache", action="store_true", help="run with the cache off")

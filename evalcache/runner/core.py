@@ -40,7 +40,7 @@ from evalcache.runner import live, virtual
 from evalcache.runner.baseline import Baseline, measured_baseline, with_baseline_windows
 from evalcache.runner.database import database_copy, prepare_template
 from evalcache.runner.overlap import TIME_MODEL as OVERLAP_TIME_MODEL
-from evalcache.runner.overlap import lag_model, replay_overlap
+from evalcache.runner.overlap import families_model, lag_model, replay_overlap
 from evalcache.runner.params import (
     RunParams,
     default_warmup,
@@ -109,7 +109,12 @@ def build_executor(
         def now_ns() -> int:
             return round((clock.now() - t0) * 1e9)
 
-        overlap = {"now_ns": now_ns, "statements": res.hooks.statements, "atomic": res.hooks.atomic}
+        overlap = {
+            "now_ns": now_ns,
+            "statements": res.hooks.statements,
+            "atomic": res.hooks.atomic,
+            "label": res.hooks.label,
+        }
     return Executor(
         res.repo,
         res.counter,
@@ -136,6 +141,8 @@ def replay(
         m.commands_start = res.commands.value
         if cache is not None:
             m.cache_start, m.family_start = cache.stats(), cache.family_stats()
+        if res.hooks is not None:
+            res.hooks.reset_real()
 
     # what every replay takes: the stream's clock hooks, warm-up and progress
     common: dict[str, Any] = {
@@ -152,6 +159,8 @@ def replay(
             db_pool=rp.db_pool,
             db_ms=rp.db_service_ms,
             redis_ms=rp.redis_service_ms,
+            families=families_model((rp.service_model or {}).get("families", {})),
+            sigma=res.hooks.model.sigma,
             lag=lag_model(*rp.delays()),
         )
     elif rp.mode == "virtual":
@@ -180,6 +189,8 @@ def measure_end(m: Measured, res: RunResources) -> None:
     m.server_end = res.probe.settle(res.app)
     m.has_server_statements = res.probe.has_statements
     m.commands_end = res.commands.value
+    if res.hooks is not None:
+        m.service_times = res.hooks.service_times()
     m.redis_after = redis_snapshot(res.client)
     if cache is not None:
         m.namespace_keys, m.namespace_bytes = live_footprint(res.client, cache)

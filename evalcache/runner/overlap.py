@@ -34,9 +34,10 @@ invalidation runs in a process of its own at commit + a seeded draw instead of a
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from time import perf_counter_ns
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,8 @@ from tqdm import tqdm
 
 from evalcache.domain.repositories import CachedRepository
 from evalcache.errors import ConfigError
+from evalcache.metrics import LatencyRecorder
+from evalcache.metrics.latency import histogram_stats
 from evalcache.runner.delays import Delay
 from evalcache.runner.des import Resource, Simulation
 from evalcache.runner.serve import Executor
@@ -58,18 +61,33 @@ from evalcache.workload import RequestBatch
 
 @dataclass(frozen=True)
 class ServiceModel:
-    """Service times in seconds: means per operation kind, log-normal jitter (``sigma``)."""
+    """Service times in seconds: means per operation kind, log-normal jitter (``sigma``).
+
+    ``families``: the mean of one SQL statement of a read family or a write op (``write:<op>``
+    as in the summary), in seconds, instead of ``db_s``: a calibrated model (``evalcache
+    calibrate``) takes them from the real statement times a run measured per family.
+    """
 
     redis_s: float = 100e-6  # one round trip (the loopback GET measured here: 40-110 us)
     db_s: float = 500e-6  # one SQL statement
     sigma: float = 0.25
     seed: int = 0
+    families: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("redis_s", "db_s", "sigma"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
                 raise ConfigError(f"service_model.{name}", f"{v!r} is not a number >= 0")
+        for name, v in self.families.items():
+            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+                raise ConfigError(f"service_model.families.{name}", f"{v!r} is not a number >= 0")
+
+    def db_mean(self, label: str | None) -> float:
+        """Mean service time of one statement of ``label`` (a family or ``write:<op>``)."""
+        if label is None:
+            return self.db_s
+        return self.families.get(label, self.db_s)
 
     def sampler(self) -> Callable[[float], float]:
         """A draw function ``mean -> service time`` (mean-preserving log-normal)."""
@@ -123,7 +141,11 @@ class SimHooks:
         self._draw = self.model.sampler()
         self._deferred: dict[Any, float] = {}  # process -> service time owed (atomic)
         self._statements: dict[Any, int] = {}
+        self._labels: dict[Any, str] = {}  # process -> what it serves (family or write:<op>)
         self.db: Resource | None = None
+        # Real service times of the operations the model times, per label and kind ("db",
+        # "redis"), beside the virtual latencies: what the model stands for on this machine.
+        self.real = LatencyRecorder()
 
     def _hold(self, mean: float) -> None:
         sim = self.sim
@@ -148,14 +170,22 @@ class SimHooks:
         # incremental rehashing), not on the run: timing them would make runs differ.
         timed: dict[Any, bool] = {}  # command name -> holds (not a SCAN); asked once per name
 
+        labels = self._labels
+
         def command(*args: Any, **options: Any) -> Any:
             name = args[0]
             hold = timed.get(name)
             if hold is None:
                 hold = timed[name] = not str(name).upper().endswith("SCAN")
-            if hold:
-                self._hold(mean)
-            return execute_command(*args, **options)
+            if not hold:
+                return execute_command(*args, **options)
+            self._hold(mean)
+            start = perf_counter_ns()
+            try:
+                return execute_command(*args, **options)
+            finally:
+                dt = perf_counter_ns() - start
+                self.real.record(labels.get(getcurrent(), OTHER), "redis", dt)
 
         def pipeline(*args: Any, **kwargs: Any) -> Any:
             pipe = make_pipeline(*args, **kwargs)
@@ -163,7 +193,12 @@ class SimHooks:
 
             def run(*a: Any, **kw: Any) -> Any:
                 self._hold(mean)
-                return execute(*a, **kw)
+                start = perf_counter_ns()
+                try:
+                    return execute(*a, **kw)
+                finally:
+                    label = labels.get(getcurrent(), OTHER)
+                    self.real.record(label, "redis", perf_counter_ns() - start)
 
             pipe.execute = run  # type: ignore[method-assign]
             return pipe
@@ -180,14 +215,24 @@ class SimHooks:
             )
         self.db = Resource(self.sim, db_pool)
         pool.gate(self.db)
-        mean = self.model.db_s
+        model, labels = self.model, self._labels
+        started: dict[int, int] = {}  # id(execution context) -> perf_counter_ns at the start
+
+        def before(conn: Any, cursor: Any, stmt: str, params: Any, ctx: Any, many: bool) -> None:
+            started[id(ctx)] = perf_counter_ns()
 
         def after(conn: Any, cursor: Any, stmt: str, params: Any, ctx: Any, many: bool) -> None:
+            end = perf_counter_ns()
+            me = getcurrent()
+            label = labels.get(me)
+            t0 = started.pop(id(ctx), None)
+            if t0 is not None:
+                self.real.record(label or OTHER, "db", end - t0)
             if self.sim.in_process():
-                me = getcurrent()
                 self._statements[me] = self._statements.get(me, 0) + 1
-            self._hold(mean)
+            self._hold(model.db_mean(label))
 
+        event.listen(engine, "before_cursor_execute", before)
         event.listen(engine, "after_cursor_execute", after)
 
     # -- per process -----------------------------------------------------------------------
@@ -207,9 +252,52 @@ class SimHooks:
         """SQL statements the calling process has run so far."""
         return self._statements.get(getcurrent(), 0)
 
+    def label(self, name: str) -> None:
+        """Say what the calling process serves (a family or ``write:<op>``): its statements
+        take that label's modelled mean and their real times are recorded under it."""
+        self._labels[getcurrent()] = name
+
     def forget(self) -> None:
-        """Drop the calling process's statement count (call when a request ends)."""
-        self._statements.pop(getcurrent(), None)
+        """Drop the calling process's statement count and label (call when a request ends)."""
+        me = getcurrent()
+        self._statements.pop(me, None)
+        self._labels.pop(me, None)
+
+    def reset_real(self) -> None:
+        """Start the real service times afresh (when the measured window starts)."""
+        self.real = LatencyRecorder()
+
+    def service_times(self) -> dict[str, Any]:
+        """The model's means beside the real service times (``summary["service_times"]``)."""
+        m = self.model
+        real: dict[str, Any] = {}
+        for label, kind in self.real.keys():  # noqa: SIM118 (a recorder, not a dict)
+            stats = histogram_stats(self.real.histogram(label, kind))
+            real.setdefault(label, {})[kind] = _service_stats(stats)
+        for kind in ("db", "redis"):
+            stats = histogram_stats(self.real.histogram(outcome=kind))
+            real.setdefault("all", {})[kind] = _service_stats(stats)
+        return {
+            "model": {
+                "redis_ms": m.redis_s * 1e3,
+                "db_ms": m.db_s * 1e3,
+                "sigma": m.sigma,
+                "families": {k: v * 1e3 for k, v in sorted(m.families.items())},
+            },
+            "real": real,
+        }
+
+
+#: The label of operations outside a request (refreshes, deferred invalidations, listeners).
+OTHER = "other"
+
+
+def _service_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
+    n = int(stats["count"])
+    return {
+        "count": n,
+        **{k: (float(stats[k]) if n else None) for k in ("mean_ms", "p50_ms", "p99_ms")},
+    }
 
 
 #: Seed streams of the draws (apart from each other and from the service times').
@@ -308,10 +396,17 @@ class DeferredInvalidation:
 
 TIME_MODEL = (
     "virtual clock; overlapping requests (discrete events over the real servers: db_pool "
-    "{db_pool}, SQL statement {db_ms:g} ms, Redis round trip {redis_ms:g} ms, log-normal "
-    "jitter); refresh ahead as processes of their own; {lag}"
+    "{db_pool}, SQL statement {db_ms:g} ms{families}, Redis round trip {redis_ms:g} ms, "
+    "log-normal jitter sigma {sigma:g}); refresh ahead as processes of their own; {lag}"
 )
 NO_LAG = "invalidation at the commit (notify: the writer applies its commit's notifications)"
+
+
+def families_model(families: Mapping[str, float]) -> str:
+    """The per-family statement means of a service model, for ``time_model``."""
+    if not families:
+        return ""
+    return " (per statement of " + ", ".join(f"{k} {v:.3g} ms" for k, v in families.items()) + ")"
 
 
 def lag_model(notify_lag: Delay, invalidation_delay: Delay) -> str:

@@ -68,6 +68,7 @@ class RunParams:
     redis_service_ms: float = 0.1
     notify_lag: float | dict[str, Any] = 0.0
     invalidation_delay: float | dict[str, Any] = 0.0
+    service_model: dict[str, Any] | None = None
 
     def spec(self) -> WorkloadSpec:
         """The workload spec with this run's overrides (validated)."""
@@ -201,6 +202,8 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
     for name in ("notify_lag", "invalidation_delay"):
         if name in p:
             kw[name] = parse_delay(name, p[name]).as_param()
+    if "service_model" in p:
+        kw.update(_service_model(p["service_model"], p))
     if "workers" in p:
         w = p["workers"]
         if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 64:
@@ -222,6 +225,12 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
             "concurrency", "'overlap' runs in virtual time; accepted with mode 'virtual' only"
         )
     _check_delays(rp)
+    if rp.service_model is not None and rp.concurrency != "overlap":
+        raise ConfigError(
+            "service_model",
+            f"times the operations of overlapping requests; accepted with concurrency 'overlap' "
+            f"only, got {rp.concurrency!r}",
+        )
     try:
         spec = rp.spec()  # workload overrides (rate, skew, write_ratio, duration) checked here
     except UnknownNameError as exc:  # pragma: no cover - workload name checked above
@@ -234,6 +243,90 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
     # synthetic, the one warm-up that depends on TTLs, has no bursts
     _check_bursts(spec, default_warmup(rp, spec, ttl_profile=0.0))
     return rp
+
+
+#: Keys of a ``service_model`` mapping (or file); ``db_ms`` and ``redis_ms`` become the
+#: run's ``db_service_ms`` and ``redis_service_ms``.
+SERVICE_MODEL_KEYS: tuple[str, ...] = ("db_ms", "redis_ms", "sigma", "families")
+
+
+def service_model_labels() -> tuple[str, ...]:
+    """What ``service_model.families`` may name: read families and ``write:<op>``."""
+    from evalcache.domain.families import FAMILIES
+    from evalcache.workload.spec import OPERATIONS
+
+    writes = tuple(f"write:{n[6:]}" for n, op in OPERATIONS.items() if op.kind == "write")
+    return (*sorted(FAMILIES), *sorted(writes))
+
+
+def load_service_model(path: str) -> Any:
+    """The mapping a ``service_model`` file holds (JSON or YAML, as ``evalcache calibrate``
+    writes it)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except OSError as exc:
+        raise ConfigError(
+            "service_model",
+            f"cannot read {path!r} ({exc.strerror}); accepted: a mapping or "
+            "the path of a JSON/YAML file written by `evalcache calibrate`",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("service_model", f"{path!r} is not JSON/YAML: {exc}") from None
+
+
+def _service_model(value: Any, given: Mapping[str, Any]) -> dict[str, Any]:
+    """``service_model`` as run-parameter updates: its means move to ``db_service_ms`` /
+    ``redis_service_ms`` (which must agree if given too), the rest stays a mapping."""
+    if isinstance(value, str):
+        value = load_service_model(value)
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            "service_model",
+            f"must be a mapping with keys {', '.join(SERVICE_MODEL_KEYS)} or a file path, "
+            f"got {value!r}",
+        )
+    unknown = sorted(set(value) - set(SERVICE_MODEL_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"service_model.{unknown[0]}", f"unknown key; accepted: {', '.join(SERVICE_MODEL_KEYS)}"
+        )
+    out: dict[str, Any] = {}
+    for key, param in (("db_ms", "db_service_ms"), ("redis_ms", "redis_service_ms")):
+        if key not in value:
+            continue
+        v = _number(f"service_model.{key}", value[key], low=0.0, high=10_000.0, low_open=False)
+        if param in given and float(given[param]) != v:
+            raise ConfigError(
+                param,
+                f"{given[param]!r} contradicts service_model.{key} {v:g}; accepted: one of them",
+            )
+        out[param] = v
+    model: dict[str, Any] = {}
+    if "sigma" in value:
+        model["sigma"] = _number(
+            "service_model.sigma", value["sigma"], low=0.0, high=5.0, low_open=False
+        )
+    families = value.get("families") or {}
+    if not isinstance(families, Mapping):
+        raise ConfigError(
+            "service_model.families", f"must be a mapping label -> ms, got {families!r}"
+        )
+    labels = service_model_labels()
+    fams: dict[str, float] = {}
+    for k, v in families.items():
+        if k not in labels:
+            raise ConfigError(
+                f"service_model.families[{k!r}]", f"unknown label; accepted: {', '.join(labels)}"
+            )
+        fams[str(k)] = _number(
+            f"service_model.families[{k!r}]", v, low=0.0, high=10_000.0, low_open=False
+        )
+    model["families"] = dict(sorted(fams.items()))
+    out["service_model"] = model
+    return out
 
 
 def _check_delays(rp: RunParams) -> None:
@@ -326,6 +419,12 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         see :mod:`evalcache.runner.overlap`). db_pool: database connections requests share
         in overlap (they queue for one). db_service_ms, redis_service_ms: mean service time of
         one SQL statement and one Redis round trip in overlap (seeded log-normal jitter).
+    service_model: overlap only: a mapping ``{db_ms, redis_ms, sigma, families: {label: ms}}``
+        or the path of a JSON/YAML file holding one (``evalcache calibrate`` writes it from a
+        run's measured service times). ``families`` gives one SQL statement's mean per read
+        family or ``write:<op>``; ``db_ms`` / ``redis_ms`` become ``db_service_ms`` /
+        ``redis_service_ms``; ``sigma`` is the log-normal jitter (default 0.25). Normalised
+        to ``{sigma?, families}`` (a file's contents, so the summary states the model).
     notify_lag: overlap with strategy ``notify`` only: delay from a write's commit to the
         listener's invalidation, in virtual milliseconds; a number (fixed), or a mapping
         ``{dist: fixed|exponential, mean_ms: m}``, ``{dist: uniform, low_ms: a, high_ms: b}``

@@ -130,7 +130,14 @@ def open_resources(
     sim = hooks = None
     if rp.concurrency == "overlap":
         sim = Simulation(start=seeded.t0)
-        model = ServiceModel(rp.redis_service_ms / 1000, rp.db_service_ms / 1000, seed=rp.seed)
+        custom = rp.service_model or {}
+        model = ServiceModel(
+            rp.redis_service_ms / 1000,
+            rp.db_service_ms / 1000,
+            sigma=float(custom.get("sigma", ServiceModel.sigma)),
+            seed=rp.seed,
+            families={k: v / 1000 for k, v in custom.get("families", {}).items()},
+        )
         hooks = SimHooks(sim, model)
     clock: Clock = sim.clock if sim else VirtualClock(seeded.t0) if virtual_mode else SystemClock()
     pool = redis.ConnectionPool.from_url(redis_url, socket_timeout=5.0)

@@ -69,6 +69,7 @@ class Executor:
         now_ns: Callable[[], int] = time.perf_counter_ns,
         statements: Callable[[], int] | None = None,
         atomic: Callable[[], AbstractContextManager[Any]] = nullcontext,
+        label: Callable[[str], None] | None = None,
     ) -> None:
         self.repo = repo
         self.counter = counter
@@ -92,6 +93,7 @@ class Executor:
         self._now_ns = now_ns
         self._statements = statements or counter.thread_statements
         self._atomic = atomic
+        self._label = label  # overlap: tells the service-time model what a request serves
         self._noop = invalid_transition_types()
         # op name -> (is_read, family or write op)
         self._ops: Mapping[str, tuple[bool, str]] = {
@@ -145,6 +147,8 @@ class Executor:
         counted: bool | None,
     ) -> None:
         tally, clock_ns = self._statements, self._now_ns
+        if self._label is not None:
+            self._label(family)
         s0 = tally()
         start = clock_ns()
         oracle = self.oracle
@@ -217,6 +221,9 @@ class Executor:
         counted: bool | None,
     ) -> None:
         tally, clock_ns = self._statements, self._now_ns
+        op = f"write:{name}"
+        if self._label is not None:
+            self._label(op)
         s0 = tally()
         start = clock_ns()
         error = noop = False
@@ -238,7 +245,6 @@ class Executor:
         if self.oracle is not None and not (error or noop):
             self.oracle.wrote(now)
         dst = tally() - s0
-        op = f"write:{name}"
         with self._lock:
             self.trace.append(TRACE_ERROR if error else TRACE_NOOP if noop else TRACE_WRITE)
             if self._measured(counted):

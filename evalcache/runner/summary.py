@@ -59,6 +59,7 @@ class Measured:
     namespace_keys: int = 0
     namespace_bytes: int = 0
     model_hit_rate: float | None = None
+    service_times: dict[str, Any] | None = None  # overlap: model means beside real times
 
     @property
     def db(self) -> DbCounts:
@@ -166,6 +167,7 @@ def build_summary(
         simulated_s=m.spec.duration_s,
         warmup_s=m.warmup_s,
         time_model=m.time_model,
+        service_times=m.service_times,
         template_database=m.template,
         outcome_digest=hashlib.sha256(bytes(ex.trace)).hexdigest()[:16],
     )

@@ -149,9 +149,14 @@ def _check_parameters(notebook: Path, cells: Sequence[Cell], source: Path | str)
         # imported here: the runner loads the database and Redis drivers, other notebooks
         # do not need it
         from evalcache.runner import validate_params
+        from evalcache.runner.params import load_service_model
 
         for c in cells:
             try:
+                # a model file is read here (paths relative to where the sweep starts): the
+                # notebook runs in notebooks/, and the cell then carries the model itself
+                if isinstance(c.params.get("service_model"), str):
+                    c.params["service_model"] = load_service_model(c.params["service_model"])
                 validate_params(c.params)
             except ConfigError as exc:
                 raise _fail(source, f"cell {c.name}: {exc}") from exc
