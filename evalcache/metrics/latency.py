@@ -87,6 +87,18 @@ def histogram_stats(hist: HdrHistogram) -> dict[str, Any]:
     return stats
 
 
+def recorded_values(hist: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
+    """Each recorded bucket's highest equivalent value and its count, ascending.
+
+    What ``hist.get_recorded_iterator()`` yields, from the non-empty buckets only (the
+    iterator walks every bucket of the range in Python: seconds per chart).
+    """
+    counts = np.ctypeslib.as_array(hist.counts)
+    idx = np.flatnonzero(counts)
+    values = [hist.get_highest_equivalent_value(hist.get_value_from_index(i)) for i in idx.tolist()]
+    return np.asarray(values, dtype=np.float64), counts[idx].astype(np.int64)
+
+
 def mean_ns(hist: HdrHistogram) -> float:
     """``hist.get_mean_value()``, computed over the non-empty buckets only.
 

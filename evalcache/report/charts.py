@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from evalcache.metrics.latency import recorded_values
 from evalcache.metrics.timeseries import COUNT_COLUMNS
 from evalcache.results_schema import StaleCauses, keys
 
@@ -92,14 +93,11 @@ def _hdr_values(encoded: str, p50_ms: float) -> tuple[np.ndarray, np.ndarray]:
     from hdrh.histogram import HdrHistogram
 
     hist = HdrHistogram.decode(encoded.encode() if isinstance(encoded, str) else encoded)
-    vals, counts = [], []
-    for item in hist.get_recorded_iterator():
-        vals.append(float(item.value_iterated_to))
-        counts.append(int(item.count_at_value_iterated_to))
+    vals, counts = recorded_values(hist)
     raw_p50 = float(hist.get_value_at_percentile(50.0)) or 1.0
     # The histogram's unit (ns, µs) is the runner's business; the stored p50 is in ms.
     scale = p50_ms / raw_p50 if p50_ms and p50_ms > 0 else 1e-3
-    return np.asarray(vals) * scale, np.asarray(counts)
+    return vals * scale, counts
 
 
 def latency_cdf(latency: pd.DataFrame) -> Figure:
