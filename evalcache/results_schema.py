@@ -217,6 +217,7 @@ class Summary(_Summary, total=False):
     outcome_digest: str
     write_ops: dict[str, WriteOpSummary]
     stale_causes: StaleCauses
+    stale_unjudged: int
 
 
 #: Every object of a summary, named as ``docs/results-schema.md`` heads its table; names with

@@ -19,6 +19,13 @@ moment it was last known correct over today's data, equals the cached value is *
 (the answer depends on "now"); then **ttl only** when the strategy never invalidates, **late
 invalidation** when an invalidation committed before now is still on its way (notification
 lag, invalidation delay), else **missed invalidation** (no key of the entry was deleted).
+
+With overlapping requests, a sampled hit of a read during which a write committed (a batch
+whose entries are read at different instants, a wait for another reader's lease) is not
+judged: a read concurrent with a write may return the value before it, so comparing it with
+the database at the read's end would call a correct answer stale. They are counted apart
+(``stale_unjudged``); a read served by one round trip takes effect at one instant and is
+always judged.
 """
 
 from __future__ import annotations
@@ -84,6 +91,9 @@ class StalenessOracle:
         self.now: Callable[[], float] | None = None  # the run's clock (stores carry no time)
         self.never_invalidates = False
         self.pending_since: Callable[[], float | None] | None = None
+        # overlap: a read spanning several round trips (a batch, a lease wait) that a write
+        # committed inside may return the value from before it; such a hit is not judged
+        self.judge_in_flight = True
         if untracked:
             event.listen(engine, "connect", _untrack)
 
@@ -114,6 +124,11 @@ class StalenessOracle:
         """A write committed at ``now``."""
         with self._lock:
             self._writes.append(now)
+
+    def judgeable(self, started: float) -> bool:
+        """Whether a hit of a read that began at ``started`` can be judged: no write committed
+        since (with overlapping requests a read spanning a write may return either value)."""
+        return self.judge_in_flight or self._last_write <= started
 
     def check(self, family: str, args: tuple[Any, ...], value: Any, now: float) -> float | None:
         """Compare ``value`` (served from the cache) with the database; stale age or ``None``."""

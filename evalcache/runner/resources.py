@@ -198,6 +198,7 @@ def open_resources(
         # stale-read causes: loads reported by the repository, stores by the cache
         oracle.now = clock.now
         oracle.never_invalidates = not getattr(repo.strategy, "invalidates", True)
+        oracle.judge_in_flight = sim is None
         repo.load_observer = oracle.loaded
         assert cache is not None
         cache.observe_stores(oracle.stored)

@@ -84,6 +84,7 @@ class Executor:
         self.stale_ages: list[float] = []
         self.stale_causes: dict[str, dict[str, int]] = {}  # family -> cause -> stale reads
         self.noop_writes = 0
+        self.stale_unjudged = 0  # sampled hits a write overlapped (see StalenessOracle.judgeable)
         self.measuring = True
         self.consecutive_errors = 0
         self._lock: AbstractContextManager[Any] = threading.Lock() if locked else nullcontext()
@@ -174,11 +175,15 @@ class Executor:
         outcome = out.outcome
         stale_age: float | None = None
         cause = ""
-        checked = False
+        checked = unjudged = False
         if oracle is not None:
             oracle.request_done()
             if outcome == "hit":
-                if oracle.sample():
+                if not oracle.sample():
+                    pass
+                elif not oracle.judgeable(now):
+                    unjudged = True
+                else:
                     checked = True
                     stale_age = oracle.check(family, args, out.value, now)
                     if stale_age is not None:
@@ -200,6 +205,7 @@ class Executor:
                     fc.uncached += 1
                 fc.db_statements += dst
                 self.latency.record(family, outcome, ns)
+                self.stale_unjudged += unjudged
                 if checked:
                     fc.stale_checked += 1
                     if stale_age is not None:

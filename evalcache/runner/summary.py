@@ -205,4 +205,5 @@ def build_summary(
         for fc in (ex.counters.family(name),)
     }
     s["stale_causes"] = {c: sum(by.get(c, 0) for by in ex.stale_causes.values()) for c in CAUSES}
+    s["stale_unjudged"] = ex.stale_unjudged
     return s

@@ -175,3 +175,17 @@ def test_overlap_parameters_are_checked() -> None:
     with pytest.raises(ConfigError, match="accepted: serial, overlap"):
         validate_params({"concurrency": "parallel"})
     assert validate_params({})["concurrency"] == "serial"
+
+
+def test_a_hit_a_write_committed_inside_is_not_judged_in_overlap() -> None:
+    # A read spanning several round trips (a batch, a lease wait) may return the value from
+    # before a write that commits meanwhile: in overlap such a hit is not judged.
+    oracle = StalenessOracle(lambda *a: None, create_engine("sqlite://"), 1.0, 0)
+    oracle.judge_in_flight = False
+    assert oracle.judgeable(START)  # no write yet
+    oracle.writing(START + 1.0)
+    assert oracle.judgeable(START + 1.0)  # the write committed as the read began: before it
+    assert oracle.judgeable(START + 2.0)
+    assert not oracle.judgeable(START + 0.5)  # began before the write, judged after it
+    oracle.judge_in_flight = True  # serial and live runs judge every sampled hit
+    assert oracle.judgeable(START + 0.5)
