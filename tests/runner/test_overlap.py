@@ -139,7 +139,7 @@ def test_same_inputs_same_interleaving(db_url: str, redis_url: str) -> None:
 OVERLAP_RUN = {
     "workload": "booking",
     "strategy": "explicit",
-    "duration_s": 240,
+    "duration_s": 120,
     "rate": 20,
     "seed": 3,
     "stale_sample": 1.0,
