@@ -142,17 +142,18 @@ class StaleCauses(TypedDict):
 
 
 class FamilySummary(_FamilySummary, total=False):
-    """The figures of one query family."""
+    """The figures of one query family; ``errors`` counts its reads that raised."""
 
     expirations: int
     errors: int
     loads: int
     coalesced: int
+    stale_read_rate_upper95: float | None
     stale_causes: StaleCauses
 
 
 class WriteOpSummary(TypedDict):
-    """The figures of one write operation."""
+    """The figures of one write operation; ``errors`` counts its writes that raised."""
 
     writes: int
     errors: int
@@ -204,10 +205,23 @@ class _Summary(TypedDict):
 
 
 class Summary(_Summary, total=False):
-    """One run's ``summary.json``; the optional keys in the order the runner adds them."""
+    """One run's ``summary.json``; the optional keys in the order the runner adds them.
+
+    Two error counts, never mixed: ``errors`` (and ``error_rate``, its share of ``requests``)
+    counts *requests* that raised, which the runner counts and goes on; ``cache_errors``
+    counts *cache* errors that did not fail a request: Redis calls the fail-open guard caught
+    (answered from the database, or skipped as a no-op) and, with strategy ``seed``, the plan's
+    background refreshes that raised. A Redis outage shows in ``cache_errors`` while ``errors``
+    stays 0.
+
+    ``stale_read_rate_upper95`` is the one-sided 95 % upper confidence bound of
+    ``stale_read_rate`` (Wilson score bound, :func:`evalcache.metrics.wilson_upper`).
+    """
 
     writes_noop: int
     uncached: int
+    stale_read_rate_upper95: float | None
+    stale_age_p99_s: float | None
     db_server: DbServer | None
     baseline_reused: bool
     cache_errors: int

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from evalcache.metrics.counters import COUNTER_FIELDS, Counters, FamilyCounters, age_percentiles
+from evalcache.metrics.bounds import wilson_upper
+from evalcache.metrics.counters import (
+    COUNTER_FIELDS,
+    AgePercentiles,
+    Counters,
+    FamilyCounters,
+    age_percentiles,
+)
 from evalcache.metrics.dbstats import DbCounts, ServerCounts, ServerStatsProbe, StatementCounter
 from evalcache.metrics.latency import (
     LATENCY_COLUMNS,
@@ -28,6 +35,7 @@ __all__ = [
     "LATENCY_COLUMNS",
     "OUTCOMES",
     "TIMESERIES_COLUMNS",
+    "AgePercentiles",
     "CommandCount",
     "Counters",
     "DbCounts",
@@ -48,4 +56,5 @@ __all__ = [
     "namespace_usage",
     "new_histogram",
     "redis_snapshot",
+    "wilson_upper",
 ]

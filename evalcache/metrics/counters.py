@@ -7,9 +7,11 @@ increment (``counters.family("user_profile").hits += 1``).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+
+from evalcache.metrics.bounds import wilson_upper
 
 COUNTER_FIELDS: tuple[str, ...] = (
     "reads",
@@ -76,6 +78,11 @@ class FamilyCounters:
         """stale_reads / stale_checked, or ``None`` when nothing was checked."""
         return self.stale_reads / self.stale_checked if self.stale_checked else None
 
+    @property
+    def stale_read_rate_upper95(self) -> float | None:
+        """One-sided 95 % upper bound of the stale-read rate (Wilson), ``None`` as the rate."""
+        return wilson_upper(self.stale_reads, self.stale_checked)
+
     def as_dict(self) -> dict[str, Any]:
         """Counts plus ``hit_rate`` and ``stale_read_rate`` (JSON literals)."""
         out: dict[str, Any] = asdict(self)
@@ -127,9 +134,18 @@ class Counters:
         return {name: self._families[name].as_dict() for name in self.names()}
 
 
-def age_percentiles(ages_s: list[float]) -> tuple[float | None, float | None]:
-    """(p50, max) of staleness ages in seconds, ``(None, None)`` when there are none."""
+class AgePercentiles(NamedTuple):
+    """Ages of the stale answers served, in seconds (``None`` when none was stale)."""
+
+    p50_s: float | None
+    p99_s: float | None
+    max_s: float | None
+
+
+def age_percentiles(ages_s: list[float]) -> AgePercentiles:
+    """p50, p99 and max of staleness ages in seconds (linear interpolation between ages)."""
     if not ages_s:
-        return None, None
+        return AgePercentiles(None, None, None)
     arr = np.asarray(ages_s, dtype=np.float64)
-    return float(np.percentile(arr, 50)), float(arr.max())
+    p50, p99 = np.percentile(arr, [50, 99])
+    return AgePercentiles(float(p50), float(p99), float(arr.max()))

@@ -2,18 +2,21 @@
 
 ``evalcache report --sweep runs/default --out reports`` renders each cell's executed notebook,
 executes the aggregate notebooks (which only read saved results) and writes ``index.html``.
+A page that cannot be built is marked failed on the index and the others are still built; the
+command then exits with status 1 (cells that failed in the sweep do not count: their pages
+are built, showing the error, and ``evalcache sweep`` reported them).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from evalcache.errors import ConfigError
 from evalcache.report import scorecard
 from evalcache.report.html import Page, ReportSite, render_notebook, write_index
 from evalcache.results import load_families
@@ -41,6 +44,17 @@ def _execute_aggregate(notebook: Path, sweep_dir: Path, dest: Path) -> tuple[str
     except Exception as exc:  # kernel trouble: report it on the index, render the others
         return "failed", f"{type(exc).__name__}: {exc}"
     return "ok", ""
+
+
+def _render(src: Path, dest: Path, title: str) -> str:
+    """Render one page; the error text when it could not be, else ``""``."""
+    if not src.is_file():
+        return f"notebook {src} not found"
+    try:
+        render_notebook(src, dest, title=title)
+    except Exception as exc:  # an unreadable notebook spoils its page only, not the report
+        return f"rendering {src} failed: {type(exc).__name__}: {exc}"
+    return ""
 
 
 def build_reports(
@@ -71,32 +85,40 @@ def build_reports(
         if not nb.is_absolute() and not nb.exists():
             nb = sweep_dir / cell["name"] / nb.name
         href = f"runs/{cell['name']}.html"
-        if nb.is_file():
-            render_notebook(nb, out / href, title=cell["name"])
-            run_pages[cell["name"]] = href
         err = cell.get("error") or {}
-        detail = f"cell {err.get('cell_index')}: {err.get('ename')}: {err.get('evalue')}"
-        pages.append(
-            Page(
-                f"run {cell['name']}",
-                href,
-                cell["status"],
-                detail if cell["status"] != "ok" else "",
-            )
+        status = cell["status"]
+        detail = (
+            f"cell {err.get('cell_index')}: {err.get('ename')}: {err.get('evalue')}"
+            if status != "ok"
+            else ""
         )
+        problem = _render(nb, out / href, cell["name"])
+        if problem:
+            detail = "; ".join(d for d in (detail, problem) if d)
+            pages.append(Page(f"run {cell['name']}", href, "failed", detail, built=False))
+            continue
+        run_pages[cell["name"]] = href
+        pages.append(Page(f"run {cell['name']}", href, status, detail))
     agg_dir = sweep_dir / "_reports"
     agg_dir.mkdir(exist_ok=True)
+    aggregates = 0  # aggregate pages are listed first, in the sweep's order
     for nb_path in map(Path, record.get("reports", [])):
         dest = agg_dir / nb_path.name
         status, detail = ("ok", "")
         if execute:
-            if not nb_path.is_file():
-                raise ConfigError("reports", f"aggregate notebook {nb_path} does not exist")
-            status, detail = _execute_aggregate(nb_path, sweep_dir, dest)
-        if dest.is_file():
-            href = f"{nb_path.stem}.html"
-            render_notebook(dest, out / href, title=nb_path.stem)
-            pages.insert(len(pages) - len(run_pages), Page(nb_path.stem, href, status, detail))
+            if nb_path.is_file():
+                status, detail = _execute_aggregate(nb_path, sweep_dir, dest)
+            else:
+                status, detail = "failed", f"aggregate notebook {nb_path} does not exist"
+        elif not dest.is_file():
+            continue  # nothing executed earlier: nothing to render, and nothing was asked
+        href = f"{nb_path.stem}.html"
+        problem = _render(dest, out / href, nb_path.stem) if dest.is_file() else ""
+        if problem:
+            status, detail = "failed", "; ".join(d for d in (detail, problem) if d)
+        page = Page(nb_path.stem, href, status, detail, built=status == "ok")
+        pages.insert(aggregates, page)
+        aggregates += 1
 
     runs = collect(sweep_dir)
     families = load_families(sweep_dir)
@@ -122,11 +144,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     site = build_reports(
         Path(args.sweep), Path(args.out), execute=not args.no_execute, workload=args.workload
     )
-    failed = [p for p in site.pages if p.status != "ok"]
-    for p in failed:
-        print(f"FAILED {p.title}: {p.detail}")
+    for p in site.pages:
+        if not p.built:
+            print(f"FAILED to build page {p.title}: {p.detail}", file=sys.stderr)
+        elif p.status != "ok":
+            print(f"FAILED {p.title} (in the sweep; its page shows the error): {p.detail}")
     print(f"report index: {site.index.resolve()}")
-    return 0
+    return 1 if site.unbuilt else 0
 
 
 def add_cli(subparsers: Any) -> None:

@@ -33,10 +33,13 @@ KEY_COLUMNS: dict[str, str] = {
     "hit_rate": "hit rate",
     "db_reduction": "DB reduction",
     "stale_read_rate": "stale reads",
+    "stale_read_rate_upper95": "stale reads, 95 % bound",
     "latency_all_p99_ms": "p99 (ms)",
-    "errors": "errors",
+    "errors": "request errors",
+    "cache_errors": "cache errors",
 }
 _PERCENT = ("hit_rate", "db_reduction", "stale_read_rate")
+_PERCENT_FINE = ("stale_read_rate_upper95",)  # a bound near 0: two decimals
 
 
 def scrub_text(text: str) -> str:
@@ -83,12 +86,19 @@ def render_notebook(src: Path, dest: Path, title: str | None = None) -> Path:
 
 @dataclass
 class Page:
-    """A rendered report: its title, HTML file (relative to the index) and status."""
+    """A rendered report: its title, HTML file (relative to the index) and status.
+
+    ``status`` is ``failed`` for a notebook that raised, whether in the sweep (a run cell) or
+    when the report executed it; ``built`` is False only when the report itself could not
+    build the page (the notebook is missing or unreadable, rendering it raised, or executing an
+    aggregate notebook failed).
+    """
 
     title: str
     href: str
     status: str = "ok"
     detail: str = ""
+    built: bool = True
 
 
 @dataclass
@@ -98,6 +108,11 @@ class ReportSite:
     index: Path
     pages: list[Page] = field(default_factory=list)
 
+    @property
+    def unbuilt(self) -> list[Page]:
+        """The pages the report failed to build."""
+        return [p for p in self.pages if not p.built]
+
 
 def key_figures(runs: pd.DataFrame) -> pd.DataFrame:
     """The index's per-run table: parameters and key figures, rates in percent."""
@@ -106,6 +121,9 @@ def key_figures(runs: pd.DataFrame) -> pd.DataFrame:
     for c in _PERCENT:
         if c in table:
             table[c] = table[c].map(lambda v: "" if pd.isna(v) else f"{100 * float(v):.1f} %")
+    for c in _PERCENT_FINE:
+        if c in table:
+            table[c] = table[c].map(lambda v: "" if pd.isna(v) else f"{100 * float(v):.2f} %")
     if "latency_all_p99_ms" in table:
         table["latency_all_p99_ms"] = table["latency_all_p99_ms"].map(
             lambda v: "" if pd.isna(v) else f"{float(v):.2f}"

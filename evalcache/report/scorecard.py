@@ -2,6 +2,10 @@
 
 Each target is a measured figure, a comparison and a threshold; a run without the figure (no
 dashboard reads, no refreshes tried, nothing checked for staleness) is ``n/a``, not a pass.
+Two targets show more than the figure they judge: the error target judges request errors and
+cache errors together (the worse of the two) and shows both; the correctness target judges the
+measured share of correct reads and states beside it how far that share can be trusted (its
+95 % lower bound, also as :func:`nines`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,15 @@ from typing import Any
 
 import pandas as pd
 
+from evalcache.errors import ConfigError
 from evalcache.results_schema import family_rows, flatten_summary
 
 Measure = Callable[[Mapping[str, Any], pd.DataFrame], float | None]
+#: The text a target shows for a run's row and the value it judged.
+Describe = Callable[[Mapping[str, Any], float | None], str]
+
+#: The seed plan's "< 0.5 % cache errors", applied to request errors and cache errors alike.
+ERROR_LIMIT = 0.005
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ class Target:
     threshold: float
     unit: str  # "ms" or "%" (measured values for "%" are fractions)
     how: str  # what statistic is measured
+    describe: Describe | None = None  # when the judged value alone does not tell it all
 
     def check(self, value: float | None) -> bool | None:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -39,10 +50,38 @@ class Target:
             return bool(value > self.threshold)
         return bool(value >= self.threshold)
 
-    def show(self, value: float | None) -> str:
+    def show(self, value: float | None, row: Mapping[str, Any] | None = None) -> str:
+        if self.describe is not None:
+            return self.describe(row or {}, value)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "n/a"
         return f"{100 * value:.1f} %" if self.unit == "%" else f"{value:.1f} ms"
+
+
+def nines(share: float) -> str:
+    """A share of correct answers as its count of nines, rounded down to a tenth.
+
+    ``-log10(1 - share)``: 0.9 is one nine, 0.999 three, 0.9973 2.5 (rounded down, so a
+    bound is never overstated).
+
+    Examples
+    --------
+    >>> nines(0.999), nines(0.9973), nines(0.9)
+    ('3 nines', '2.5 nines', '1 nine')
+    """
+    if not 0.0 <= share <= 1.0:  # also refuses NaN
+        raise ConfigError("share", f"{share!r} is not a fraction in [0, 1]")
+    if share == 1.0:
+        return "∞ nines"
+    # The 1e-9 absorbs float error: 1 - 0.999 is 0.0010000000000000009, not 0.001.
+    count = math.floor(-10 * math.log10(1.0 - share) + 1e-9) / 10
+    return f"{count:g} nine" + ("" if count == 1 else "s")
+
+
+def _floor_percent(share: float, digits: int) -> str:
+    # A lower bound is shown rounded down, never up.
+    scale = 10**digits
+    return f"{math.floor(100 * share * scale + 1e-9) / scale:.{digits}f} %"
 
 
 def _num(row: Mapping[str, Any], key: str) -> float | None:
@@ -74,6 +113,46 @@ def _correct(row: Mapping[str, Any], fams: pd.DataFrame) -> float | None:
     checked = _num(row, "stale_checked")
     rate = _num(row, "stale_read_rate")
     return None if not checked or rate is None else 1.0 - rate
+
+
+def _correct_shown(row: Mapping[str, Any], value: float | None) -> str:
+    """The measured share of correct reads, then its one-sided 95 % lower bound as nines."""
+    if value is None:
+        return "n/a"
+    upper = _num(row, "stale_read_rate_upper95")
+    if upper is None:  # a summary written before the bound existed
+        return f"{100 * value:.1f} %"
+    low = 1.0 - upper
+    # Enough decimals to show the first digit that is not a 9 of the bound.
+    digits = max(1, math.ceil(-math.log10(upper)) - 1) if upper > 0 else 1
+    bound = f"≥ {_floor_percent(low, digits)} at 95 % confidence: {nines(low)}"
+    return f"{100 * value:.1f} % ({bound})"
+
+
+def _error_rates(row: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """(request errors, cache errors) per request."""
+    return _num(row, "error_rate"), _ratio(row, "cache_errors", "requests")
+
+
+def _errors(row: Mapping[str, Any], fams: pd.DataFrame) -> float | None:
+    """The worse of the two error rates: the target holds only when both are under it.
+
+    With one rate unknown (an older summary has no ``cache_errors``) the run can only fail: a
+    known rate over the limit fails it, otherwise it is ``n/a``.
+    """
+    known = [r for r in _error_rates(row) if r is not None]
+    if not known:
+        return None
+    worst = max(known)
+    return worst if len(known) == 2 or worst >= ERROR_LIMIT else None
+
+
+def _errors_shown(row: Mapping[str, Any], value: float | None) -> str:
+    def pct(rate: float | None) -> str:
+        return "n/a" if rate is None else f"{100 * rate:.2f} %"
+
+    request, cache = _error_rates(row)
+    return f"request errors {pct(request)}, cache errors {pct(cache)}"
 
 
 TARGETS: tuple[Target, ...] = (
@@ -120,7 +199,9 @@ TARGETS: tuple[Target, ...] = (
         ">",
         0.95,
         "%",
-        "1 - stale-read rate among checked cached reads",
+        "1 - stale-read rate among checked cached reads; beside it the one-sided 95 % lower "
+        "bound (1 - Wilson upper bound of the stale-read rate), also as nines",
+        _correct_shown,
     ),
     Target(
         "refreshes",
@@ -133,12 +214,14 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "errors",
-        "< 0.5 % errors",
-        lambda r, f: _num(r, "error_rate"),
+        "< 0.5 % request and cache errors",
+        _errors,
         "<",
-        0.005,
+        ERROR_LIMIT,
         "%",
-        "errors / requests",
+        "request errors / requests and cache errors (Redis calls failed open, failed "
+        "background refreshes) / requests; passes only when both are under",
+        _errors_shown,
     ),
 )
 
@@ -163,7 +246,7 @@ def score_run(row: Mapping[str, Any], families: pd.DataFrame | None = None) -> p
                 "key": t.key,
                 "target": t.label,
                 "measured": value,
-                "shown": t.show(value),
+                "shown": t.show(value, row),
                 "passed": t.check(value),
                 "how": t.how,
             }

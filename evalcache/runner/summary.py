@@ -120,8 +120,10 @@ def build_summary(
         stale_reads=total.stale_reads,
         stale_checked=total.stale_checked,
         stale_read_rate=total.stale_read_rate,
+        stale_read_rate_upper95=total.stale_read_rate_upper95,
     )
-    s["stale_age_p50_s"], s["stale_age_max_s"] = age_percentiles(ex.stale_ages)
+    ages = age_percentiles(ex.stale_ages)
+    s.update(stale_age_p50_s=ages.p50_s, stale_age_p99_s=ages.p99_s, stale_age_max_s=ages.max_s)
     db = m.db
     server = m.server
     s.update(
@@ -190,6 +192,7 @@ def build_summary(
             "stale_reads": fc.stale_reads,
             "stale_checked": fc.stale_checked,
             "stale_read_rate": fc.stale_read_rate,
+            "stale_read_rate_upper95": fc.stale_read_rate_upper95,
             "stale_causes": {c: ex.stale_causes.get(family, {}).get(c, 0) for c in CAUSES},
             "p50_ms": hist.get_value_at_percentile(50) / 1e6 if n else None,
             "p99_ms": hist.get_value_at_percentile(99) / 1e6 if n else None,

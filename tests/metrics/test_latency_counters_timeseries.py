@@ -91,8 +91,10 @@ def test_counters_totals_and_rates() -> None:
     other.family("user_profile").hits += 1
     c.merge(other)
     assert c.family("user_profile").hits == 4
-    assert age_percentiles([]) == (None, None)
-    assert age_percentiles([1.0, 3.0, 10.0]) == (3.0, 10.0)
+    assert age_percentiles([]) == (None, None, None)
+    assert age_percentiles([1.0, 3.0, 10.0]) == (3.0, pytest.approx(9.86), 10.0)
+    ages = age_percentiles([float(a) for a in range(100, -1, -1)])  # 0..100 s, any order
+    assert (ages.p50_s, ages.p99_s, ages.max_s) == (50.0, 99.0, 100.0)
 
 
 def test_timeseries_windows_and_columns() -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from test_schema_doc import PARQUET, documented_paths
 
+from evalcache.metrics import wilson_upper
 from evalcache.results_schema import Summary, key_paths, keys, required_keys, unknown_keys
 from evalcache.runner import run
 from evalcache.settings import Settings
@@ -44,3 +45,10 @@ def test_every_written_key_is_in_the_schema_and_documented(
     assert set(required_keys(Summary)) <= set(written)
     for file, columns in PARQUET.items():
         assert set(pd.read_parquet(folder / file).columns) <= columns, file
+
+    # The staleness bound is the one of the counts written beside it, overall and per family.
+    assert written["stale_checked"] > 0
+    for figures in (written, *written["families"].values()):
+        bound = wilson_upper(figures["stale_reads"], figures["stale_checked"])
+        assert figures["stale_read_rate_upper95"] == bound
+    assert written["stale_read_rate_upper95"] > (written["stale_read_rate"] or 0.0)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from evalcache.domain.families import FAMILIES as REGISTRY
+from evalcache.metrics import wilson_upper
 
 FAMILIES = tuple(REGISTRY)
 OUTCOMES = ("all", "hit", "miss", "uncached", "write")
@@ -121,6 +122,7 @@ def fake_summary(params: Mapping[str, Any]) -> dict[str, Any]:
             "stale_reads": int(f_hits * stale_rate),
             "stale_checked": f_hits,
             "stale_read_rate": stale_rate,
+            "stale_read_rate_upper95": wilson_upper(int(f_hits * stale_rate), f_hits),
             "p50_ms": 0.3 + j,
             "p99_ms": 2.0 + 30 * j,
             "db_statements": f_reads - f_hits,
@@ -181,6 +183,9 @@ def fake_summary(params: Mapping[str, Any]) -> dict[str, Any]:
         "simulated_s": 600.0,
         "time_model": "virtual/inline refresh, ideal notify lag",
         "families": families,
+        "stale_read_rate_upper95": wilson_upper(int(stale_checked * stale_rate), stale_checked),
+        "stale_age_p99_s": 25.0,
+        "cache_errors": 3,
     }
 
 
