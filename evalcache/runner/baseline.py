@@ -25,8 +25,10 @@ import pandas as pd
 import redis
 from redis.exceptions import LockError, LockNotOwnedError
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from evalcache.cache.keys import escape_pattern
 from evalcache.domain.models import TABLE_ORDER
 from evalcache.metrics import LatencyRecorder
 from evalcache.runner.params import RunParams
@@ -176,11 +178,20 @@ def memo_key(rp: RunParams, warmup_s: float, template_url: str, *, data: str | N
     stream = {k: v for k, v in rp.as_dict().items() if k not in CACHE_ONLY_PARAMS}
     # The measured window: a default warm-up can depend on cache-only parameters (TTLs).
     stream["warmup_s"] = warmup_s
-    stream["template"] = template_url.rsplit("/", 1)[-1]
     stream["data"] = data if data is not None else template_fingerprint(template_url)
     stream["code"] = code_fingerprint()
     digest = hashlib.sha256(json.dumps(stream, sort_keys=True, default=str).encode())
-    return MEMO_PREFIX + digest.hexdigest()[:24]
+    return f"{MEMO_PREFIX}{_template_name(template_url)}:{digest.hexdigest()[:24]}"
+
+
+def memo_pattern(template_url: str) -> str:
+    """A SCAN pattern matching every memo (and lock) of the template at ``template_url``."""
+    return f"{MEMO_PREFIX}{escape_pattern(_template_name(template_url))}:*"
+
+
+def _template_name(template_url: str) -> str:
+    # readable, and what lets one test session clear its own template's memos only
+    return str(make_url(template_url).database)
 
 
 def forget(redis_url: str, keys: Iterable[str]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,9 @@ def test_fresh_baseline_measures_anew_and_replaces_the_memo(runner_settings: Set
     rp = parse_params(STREAM)
     key = memo.memo_key(rp, run_warmup(rp), runner_settings.database_url)
     client = redis.Redis.from_url(runner_settings.redis_url)
+    # keys name their template, so a test session clears its own template's memos only
+    assert fnmatch.fnmatchcase(key, memo.memo_pattern(runner_settings.database_url))
+    assert not fnmatch.fnmatchcase(key, memo.memo_pattern(runner_settings.database_url + "x"))
 
     def summary(**params: object) -> dict:
         return run({**STREAM, **params}, settings=runner_settings, progress=False).summary
