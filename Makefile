@@ -8,9 +8,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EC     := $(BIN)/evalcache
 
-# SCALE: the default sweep's data set (runs copy a template seeded at their scale)
+# SCALE: the default sweep's data set (runs copy a template seeded at their scale).
+# SEED, AS_OF: the data's random seed and reference date (every seeded timestamp is relative
+# to AS_OF): fixed, so the data, and the figures, do not depend on the day `make report` runs.
+# Templates the runner seeds for other scales take this AS_OF and seed 42 (README.md).
 SCALE  ?= 0.1
 SEED   ?= 42
+AS_OF  ?= 2025-01-06
 SWEEP  ?= sweeps/default.yaml
 RUNS   ?= runs
 
@@ -39,7 +43,7 @@ report: env
 
 # Runs with EVALCACHE_DATABASE_URL / EVALCACHE_REDIS_URL exported by `services run`.
 report-steps:
-	$(EC) seed --scale $(SCALE) --seed $(SEED) --reset
+	$(EC) seed --scale $(SCALE) --seed $(SEED) --as-of $(AS_OF) --reset
 	# a failed cell is reported and still leaves the others' reports; the status says it failed
 	status=0; $(EC) sweep $(SWEEP) --out $(RUNS)/default || status=$$?; \
 	$(EC) report --sweep $(RUNS)/default --out reports && exit $$status

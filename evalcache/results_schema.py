@@ -98,6 +98,7 @@ class Params(_Params, total=False):
     """The run's parameters as validated (``evalcache.runner.RunParams``) plus ``cache``."""
 
     baseline: bool
+    fresh_baseline: bool
     skew: float | None
     write_ratio: float | None
     warmup_s: float | None

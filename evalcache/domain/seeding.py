@@ -49,6 +49,7 @@ __all__ = [
     "load_id_pools",
     "seed_database",
     "table_checksums",
+    "today_utc",
     "validate_seed_args",
 ]
 
@@ -78,6 +79,12 @@ class SeedReport:
         return sum(self.rows.values())
 
 
+def today_utc() -> datetime:
+    """Today 00:00 UTC: the default ``as_of``, and the seeder's only wall-clock read."""
+    today = datetime.now(UTC).date()
+    return datetime(today.year, today.month, today.day, tzinfo=UTC)
+
+
 def validate_seed_args(scale: Any, seed: Any, as_of: Any) -> tuple[float, int, datetime]:
     """Check seed arguments before anything touches the database.
 
@@ -91,8 +98,7 @@ def validate_seed_args(scale: Any, seed: Any, as_of: Any) -> tuple[float, int, d
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError("seed", f"must be an int >= 0, got {seed!r}")
     if as_of is None:
-        today = datetime.now(UTC).date()  # the only wall-clock read: the documented default
-        ref = datetime(today.year, today.month, today.day, tzinfo=UTC)
+        ref = today_utc()
     elif isinstance(as_of, datetime):
         ref = as_of
     elif isinstance(as_of, date):

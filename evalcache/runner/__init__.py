@@ -11,7 +11,7 @@ Examples
 
 from __future__ import annotations
 
-from evalcache.runner.core import execute, run
+from evalcache.runner.core import execute, forget_baselines, run
 from evalcache.runner.params import (
     MODES,
     PARAM_NAMES,
@@ -30,6 +30,7 @@ __all__ = [
     "STAMPEDE",
     "RunParams",
     "execute",
+    "forget_baselines",
     "parse_params",
     "run",
     "strategy_names",

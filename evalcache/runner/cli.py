@@ -31,6 +31,7 @@ KEY_FIGURES = (
     "db_statements_server",
     "db_statements_baseline",
     "db_reduction",
+    "baseline_reused",
     "errors",
     "cache_errors",
     "saturated",
@@ -78,6 +79,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         "invalidation_delay": args.invalidation_delay,
         "service_model": args.service_model,
         "baseline": False if args.no_baseline else None,
+        "fresh_baseline": True if args.fresh_baseline else None,
         "cache": False if args.no_cache else None,
     }
     return {k: v for k, v in params.items() if v is not None}
@@ -250,6 +252,12 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="overlap: a service_model file (JSON/YAML, see `evalcache calibrate`)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the cache-off baseline")
+    p.add_argument(
+        "--fresh-baseline",
+        action="store_true",
+        help="measure the cache-off baseline anew instead of reusing a memoised one, and "
+        "replace the memo",
+    )
     p.add_argument("--no-cache", action="store_true", help="run with the cache off")
     p.add_argument("--out", help="save the run folder under this directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

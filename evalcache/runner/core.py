@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,14 @@ from evalcache.metrics import (
 from evalcache.model import predicted_hit_rate
 from evalcache.results import RunResult, run_folder_name
 from evalcache.runner import live, virtual
-from evalcache.runner.baseline import Baseline, measured_baseline, with_baseline_windows
+from evalcache.runner.baseline import (
+    Baseline,
+    forget,
+    measured_baseline,
+    memo_key,
+    template_fingerprint,
+    with_baseline_windows,
+)
 from evalcache.runner.database import database_copy, prepare_template
 from evalcache.runner.overlap import TIME_MODEL as OVERLAP_TIME_MODEL
 from evalcache.runner.overlap import families_model, lag_model, replay_overlap
@@ -267,6 +274,7 @@ def run(
                 template,
                 svc.redis_url,
                 lambda: execute(rp, template, svc.redis_url, cache_on=False, progress=progress),
+                fresh=rp.fresh_baseline,
             )
         main = execute(rp, template, svc.redis_url, cache_on=rp.cache, progress=progress)
     summary = build_summary(main, baseline, norm, run_id=run_id, started_at=started_at)
@@ -279,3 +287,27 @@ def run(
     if out is not None:
         result.save(Path(out) / run_folder_name(norm))
     return result
+
+
+def forget_baselines(
+    runs: Iterable[Mapping[str, Any]], *, settings: Settings | None = None
+) -> tuple[int, int]:
+    """Delete the memoised cache-off baselines of these runs' streams, so that the next run of
+    each stream measures it anew (and the runs after it reuse that one).
+
+    ``runs`` are run parameters as :func:`run` takes them; cache-off runs and runs without a
+    baseline have none and are skipped. Templates are prepared (seeded if needed) as
+    :func:`run` prepares them, since a memo's key holds its template's data fingerprint.
+    Returns (streams, memos deleted).
+    """
+    rps = [rp for rp in map(parse_params, runs) if rp.cache and rp.baseline]
+    if not rps:
+        return 0, 0
+    settings = settings if settings is not None else Settings.from_env()
+    with services_session(settings) as svc:
+        templates = {s: prepare_template(svc.database_url, s) for s in {rp.scale for rp in rps}}
+        data = {s: template_fingerprint(url) for s, url in templates.items()}
+        keys = {
+            memo_key(rp, run_warmup(rp), templates[rp.scale], data=data[rp.scale]) for rp in rps
+        }
+        return len(keys), forget(svc.redis_url, keys)

@@ -6,9 +6,13 @@ baseline) works on its own ``CREATE DATABASE ... TEMPLATE`` copy (a file-level c
 reseeding) and drops it afterwards. This also keeps parallel sweep cells independent.
 
 The template is the configured database when it holds data of the requested scale. When it is
-empty it is seeded (``seed=42``, fixed ``as_of``); when it holds another scale, a sibling
+empty it is seeded (:data:`SEED`, :data:`AS_OF`); when it holds another scale, a sibling
 database ``<name>_s<scale>`` is used (seeded on first use), so sweeps at several scales never
-reseed anything. An advisory lock serialises seeding across processes.
+reseed anything. A sibling is seeded with :data:`SEED` and the configured database's own
+``as_of`` (:func:`seed_time`), and reseeded when that changes: every template of a sweep then
+shares one reference date, whichever date the configured database was seeded with (``make
+report`` seeds it with the Makefile's ``AS_OF``, :data:`AS_OF` by default). An advisory lock
+serialises seeding across processes.
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from evalcache.domain.generate import Sizes
 from evalcache.domain.seeding import seed_database
 from evalcache.errors import ServiceError
 
-#: Seed and reference time of databases the runner seeds itself (fixed: reproducible runs).
+#: Seed and reference time of databases the runner seeds itself (fixed: reproducible runs);
+#: the Makefile's ``SEED`` and ``AS_OF`` defaults are the same (a test keeps them equal).
 SEED = 42
 AS_OF = "2025-01-06T00:00:00+00:00"
 DAY = 86_400
@@ -77,7 +83,9 @@ def prepare_template(url: str, scale: float, *, progress: bool = False) -> str:
             have = users_count(url)
             if have == want:
                 return url
+            as_of = AS_OF
             if have is not None:
+                as_of = data_as_of(url)  # the configured database's: one date for all scales
                 sibling = f"{name}_s{scale:g}".replace(".", "_")[:63]
                 url = _with_db(url, sibling)
                 exists = admin.execute(
@@ -86,12 +94,23 @@ def prepare_template(url: str, scale: float, *, progress: bool = False) -> str:
                 if not exists:
                     admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(sibling)))
                 have = users_count(url)
-                if have == want:
+                if have == want and data_as_of(url) == as_of:
                     return url
-            seed_database(url, scale=scale, seed=SEED, as_of=AS_OF, reset=True, progress=progress)
+            seed_database(url, scale=scale, seed=SEED, as_of=as_of, reset=True, progress=progress)
             return url
         finally:
             admin.execute("SELECT pg_advisory_unlock(%s)", (zlib.crc32(name.encode()),))
+
+
+def data_as_of(url: str) -> str:
+    """The ``as_of`` the data at ``url`` was seeded with (:func:`seed_time`), ISO-8601 UTC."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            t0 = seed_time(conn)
+    finally:
+        engine.dispose()
+    return datetime.fromtimestamp(t0, UTC).isoformat()
 
 
 @contextlib.contextmanager

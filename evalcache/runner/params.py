@@ -54,6 +54,7 @@ class RunParams:
     stampede: str = "lease"
     cache: bool = True
     baseline: bool = True
+    fresh_baseline: bool = False
     skew: float | None = None
     write_ratio: float | None = None
     warmup_s: float | None = None
@@ -184,7 +185,7 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
         kw["refresh"] = _choice("refresh", p["refresh"], REFRESH)
     if "stampede" in p:
         kw["stampede"] = _choice("stampede", p["stampede"], STAMPEDE)
-    for name in ("cache", "baseline"):
+    for name in ("cache", "baseline", "fresh_baseline"):
         if name in p:
             kw[name] = _bool(name, p[name])
     if "ttl" in p:
@@ -220,6 +221,13 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
             raise ConfigError("namespace", f"must be 1-40 characters of [A-Za-z0-9_-], got {ns!r}")
         kw["namespace"] = ns
     rp = RunParams(**kw)
+    if rp.fresh_baseline and not (rp.cache and rp.baseline):
+        none = "baseline is false" if rp.cache else "a cache-off run has no baseline"
+        raise ConfigError(
+            "fresh_baseline",
+            f"true measures the cache-off baseline anew, but {none}; "
+            "accepted: true with cache and baseline true, or false",
+        )
     if rp.concurrency == "overlap" and rp.mode != "virtual":
         raise ConfigError(
             "concurrency", "'overlap' runs in virtual time; accepted with mode 'virtual' only"
@@ -407,7 +415,11 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     stampede: ``lease`` (single flight, wait), ``stale`` (serve the stale value while one
         caller reloads) or ``none`` (no waiting: every missing caller loads).
     cache: false for a cache-off run. baseline: also run the cache-off baseline of the same
-        stream to fill ``db_reduction`` (default true).
+        stream to fill ``db_reduction`` (default true). It is memoised for 7 days per stream,
+        measured window, template data and code (:mod:`evalcache.runner.baseline`) and reused
+        by later runs of the same stream (``summary["baseline_reused"]``).
+    fresh_baseline: measure the baseline anew even when a memo exists, and replace the memo
+        (default false; needs ``cache`` and ``baseline`` true).
     skew, write_ratio: workload overrides. warmup_s: simulated seconds replayed before measuring
         (default: a quarter of the run; twice the profile TTL for ``synthetic``; 0 for
         ``cold_start``). ttl: per-family TTL overrides in seconds

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from evalcache.errors import ConfigError
 from evalcache.sweep.kernels import kernel_options
-from evalcache.sweep.spec import Cell, SweepSpec
+from evalcache.sweep.spec import Cell, SweepSpec, run_params
 
 KERNEL_RETRIES = 2
 
@@ -60,6 +60,8 @@ class SweepReport:
     name: str
     out: Path
     outcomes: list[CellOutcome] = field(default_factory=list)
+    #: ``fresh_baseline``: (streams, memos deleted) before the cells ran; ``None`` otherwise.
+    fresh_baselines: tuple[int, int] | None = None
 
     @property
     def failed(self) -> list[CellOutcome]:
@@ -153,8 +155,19 @@ def run_sweep(
     jobs: int | None = None,
     only: str | None = None,
     progress: bool = True,
+    fresh_baseline: bool = False,
 ) -> SweepReport:
-    """Execute every cell of ``spec`` (or those whose name matches the glob ``only``)."""
+    """Execute every cell of ``spec`` (or those whose name matches the glob ``only``).
+
+    ``fresh_baseline``: first delete the memoised cache-off baselines of the cells' request
+    streams, so each stream's baseline is measured anew by the sweep's first cell of it and
+    reused by the others (see :func:`forget_cell_baselines`).
+    """
+    if fresh_baseline and spec.notebook.name != "experiment.ipynb":
+        raise ConfigError(
+            "--fresh-baseline",
+            f"applies to sweeps of experiment.ipynb (run parameters), not {spec.notebook.name}",
+        )
     cells = list(spec.cells)
     if only:
         cells = [c for c in cells if fnmatch.fnmatch(c.name, only) or only in c.name]
@@ -168,6 +181,8 @@ def run_sweep(
         raise ConfigError("--jobs", f"must be a positive integer, got {jobs}")
     out.mkdir(parents=True, exist_ok=True)
     report = SweepReport(spec.name, out)
+    if fresh_baseline:
+        report.fresh_baselines = forget_cell_baselines(spec.notebook, cells)
     notebook = str(spec.notebook.resolve())
     virtual = [c for c in cells if not c.live]
     live = [c for c in cells if c.live]
@@ -196,6 +211,20 @@ def run_sweep(
     report.outcomes = [done[c.name] for c in cells]
     _write_sweep_record(spec, report)
     return report
+
+
+def forget_cell_baselines(notebook: Path, cells: list[Cell]) -> tuple[int, int]:
+    """Delete the memoised baselines of the cells' streams; (streams, memos deleted).
+
+    Deleting the memos once, rather than passing ``fresh_baseline`` to every cell, measures
+    each stream once per sweep: the cells of one stream (strategies x TTLs) run in parallel,
+    the first takes the stream's lock and measures, the others wait for it and reuse that
+    baseline, as they would without the flag. Forcing every cell would measure a stream's
+    baseline once per cell (16 times for the default sweep's mixed workload).
+    """
+    from evalcache.runner import forget_baselines  # the runner loads the drivers
+
+    return forget_baselines(run_params(notebook, cells))
 
 
 def _write_sweep_record(spec: SweepSpec, report: SweepReport) -> None:

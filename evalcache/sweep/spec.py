@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import itertools
 import json
@@ -160,6 +161,28 @@ def _check_parameters(notebook: Path, cells: Sequence[Cell], source: Path | str)
                 validate_params(c.params)
             except ConfigError as exc:
                 raise _fail(source, f"cell {c.name}: {exc}") from exc
+
+
+def run_params(notebook: Path, cells: Sequence[Cell]) -> list[dict[str, Any]]:
+    """What each cell's ``experiment.ipynb`` passes to ``evalcache.runner.run``: the
+    notebook's ``parameters`` defaults overridden by the cell's values (as papermill injects
+    them), without ``results_dir`` and ``None`` values (the notebook leaves those out)."""
+    import papermill
+
+    defaults: dict[str, Any] = {}
+    for name, info in papermill.inspect_notebook(str(notebook)).items():
+        try:
+            defaults[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError) as exc:
+            raise _fail(
+                notebook, f"parameter {name} = {info['default']} is not a literal: {exc}"
+            ) from exc
+    out = []
+    for c in cells:
+        params = {**defaults, **c.params}
+        params.pop("results_dir", None)
+        out.append({k: v for k, v in params.items() if v is not None})
+    return out
 
 
 def load_sweep(path: Path, root: Path | None = None) -> SweepSpec:

@@ -18,7 +18,7 @@ import redis
 from scratch_db import ScratchDatabases
 
 from evalcache.cli import main
-from evalcache.runner.baseline import MEMO_PREFIX
+from evalcache.runner.baseline import memo_pattern
 from evalcache.sweep import load_sweep, run_sweep
 
 from .test_site import PNG, ROOT, _browse, _parse, _png_ok
@@ -34,7 +34,6 @@ def ci_site(
     scratch_databases: ScratchDatabases, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Path, Path]]:
     client = redis.Redis.from_url(redis_url)
-    memos = set(client.scan_iter(match=MEMO_PREFIX + "*"))
     saved = {k: os.environ.get(k) for k in ("EVALCACHE_DATABASE_URL", "EVALCACHE_REDIS_URL")}
     tmp = tmp_path_factory.mktemp("ci")
     with scratch_databases.create("ci") as db_url:
@@ -54,7 +53,8 @@ def ci_site(
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-            for key in set(client.scan_iter(match=MEMO_PREFIX + "*")) - memos:
+            # the sweep's template is the scratch database (every ci cell has its scale)
+            for key in client.scan_iter(match=memo_pattern(db_url)):
                 client.unlink(key)
             client.close()
 

@@ -8,7 +8,7 @@ import pytest
 import redis
 from scratch_db import ScratchDatabases
 
-from evalcache.runner.baseline import MEMO_PREFIX
+from evalcache.runner.baseline import memo_pattern
 from evalcache.runner.database import AS_OF, SEED
 from evalcache.settings import Settings
 
@@ -20,10 +20,10 @@ SCALE = 0.02
 def runner_settings(scratch_databases: ScratchDatabases, redis_url: str) -> Iterator[Settings]:
     """Settings whose database is a template seeded at :data:`SCALE` (runs copy it)."""
     with scratch_databases.create("runner", scale=SCALE, seed=SEED, as_of=AS_OF) as url:
-        client = redis.Redis.from_url(redis_url)
-        memos_before = set(client.scan_iter(match=MEMO_PREFIX + "*"))
         yield Settings(database_url=url, redis_url=redis_url)
-        # baselines memoised for this session's template are useless to anyone else
-        for key in set(client.scan_iter(match=MEMO_PREFIX + "*")) - memos_before:
+        # baselines memoised for this session's template are useless to anyone else; other
+        # sessions' (other templates) are theirs to keep
+        client = redis.Redis.from_url(redis_url)
+        for key in client.scan_iter(match=memo_pattern(url)):
             client.unlink(key)
         client.close()

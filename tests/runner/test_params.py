@@ -41,6 +41,10 @@ UNREACHABLE = Settings(
         ({"workload": "flash_crowd", "duration_s": 600}, "duration_s", "beyond 600 s"),
         ({"workload": "flash_crowd", "warmup_s": 900}, "warmup_s", "before 900 s"),
         ({"baseline": "yes"}, "baseline", "true or false"),
+        ({"fresh_baseline": 1}, "fresh_baseline", "true or false"),
+        # nothing to measure anew: no baseline, or a cache-off run (which has none)
+        ({"fresh_baseline": True, "baseline": False}, "fresh_baseline", "baseline is false"),
+        ({"fresh_baseline": True, "cache": False}, "fresh_baseline", "cache and baseline true"),
         ({"workload": "synthetic", "write_ratio": 1.5}, "write_ratio", "<= 1"),
     ],
 )
@@ -81,6 +85,9 @@ def test_cli_errors_before_anything_runs(
     code = main(["run", "--strategy", "magic", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "strategy" in err and "explicit" in err
+    code = main(["run", "--fresh-baseline", "--no-baseline", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "fresh_baseline" in err and "baseline is false" in err
 
 
 @pytest.mark.parametrize(
@@ -99,3 +106,12 @@ def test_default_warmup_measures_a_warm_cache_except_for_cold_start(
     from evalcache.runner.params import parse_params
 
     assert run_warmup(parse_params(params)) == warmup
+
+
+def test_fresh_baseline_is_a_cache_only_param() -> None:
+    from evalcache.runner.baseline import CACHE_ONLY_PARAMS
+
+    assert validate_params({})["fresh_baseline"] is False
+    assert validate_params({"fresh_baseline": True})["fresh_baseline"] is True
+    # a cell that asks for a fresh baseline measures the same stream as one that does not
+    assert "fresh_baseline" in CACHE_ONLY_PARAMS
