@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evalcache.errors import ConfigError
+from evalcache.runner.params import service_model_labels
 
 #: A label needs this many statements measured before its mean is trusted for the model.
 MIN_STATEMENTS = 20
@@ -61,8 +62,6 @@ def calibrate(source: str | Path, *, min_statements: int = MIN_STATEMENTS) -> di
     db, rd = overall.get("db", {}), overall.get("redis", {})
     if not db.get("count"):
         raise ConfigError("run", f"{str(source)!r} measured no SQL statement")
-    from evalcache.runner.params import service_model_labels
-
     labels = set(service_model_labels())
     families = {
         label: round(float(kinds["db"]["mean_ms"]), 4)

@@ -179,12 +179,10 @@ class Executor:
         if oracle is not None:
             oracle.request_done()
             if outcome == "hit":
-                if not oracle.sample():
-                    pass
-                elif not oracle.judgeable(now):
-                    unjudged = True
-                else:
-                    checked = True
+                if oracle.sample():
+                    checked = oracle.judgeable(now)
+                    unjudged = not checked
+                if checked:
                     stale_age = oracle.check(family, args, out.value, now)
                     if stale_age is not None:
                         cause = oracle.cause(family, args, out.value, now)
