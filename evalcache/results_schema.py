@@ -143,7 +143,11 @@ class StaleCauses(TypedDict):
 
 
 class FamilySummary(_FamilySummary, total=False):
-    """The figures of one query family; ``errors`` counts its reads that raised."""
+    """The figures of one query family; ``errors`` counts its reads that raised.
+
+    Then the ceilings as the top level's, the baseline's statements, hit against uncached
+    latency (``speedup_*`` = uncached / hit) and the family's live entries at the end.
+    """
 
     expirations: int
     errors: int
@@ -151,6 +155,22 @@ class FamilySummary(_FamilySummary, total=False):
     coalesced: int
     stale_read_rate_upper95: float | None
     stale_causes: StaleCauses
+    ideal_hits: int | None
+    ideal_hit_rate: float | None
+    hit_efficiency: float | None
+    db_statements_baseline: int | None
+    db_reduction: float | None
+    ideal_db_reduction: float | None
+    db_efficiency: float | None
+    hit_p50_ms: float | None
+    hit_p99_ms: float | None
+    uncached_p50_ms: float | None
+    uncached_p99_ms: float | None
+    speedup_p50: float | None
+    speedup_p99: float | None
+    entries: int | None
+    bytes_per_entry: float | None
+    footprint_bytes: int | None
 
 
 class WriteOpSummary(TypedDict):
@@ -217,6 +237,10 @@ class Summary(_Summary, total=False):
 
     ``stale_read_rate_upper95`` is the one-sided 95 % upper confidence bound of
     ``stale_read_rate`` (Wilson score bound, :func:`evalcache.metrics.wilson_upper`).
+
+    Ceilings (``ideal_*``): the ideal cache over the same stream (unbounded, never expires,
+    always fresh; :mod:`evalcache.runner.ideal`); ``*_efficiency`` is the run's figure over
+    the ideal's.
     """
 
     writes_noop: int
@@ -233,6 +257,11 @@ class Summary(_Summary, total=False):
     write_ops: dict[str, WriteOpSummary]
     stale_causes: StaleCauses
     stale_unjudged: int
+    ideal_hits: int | None
+    ideal_hit_rate: float | None
+    hit_efficiency: float | None
+    ideal_db_reduction: float | None
+    db_efficiency: float | None
 
 
 #: Every object of a summary, named as ``docs/results-schema.md`` heads its table; names with

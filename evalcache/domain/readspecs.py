@@ -142,6 +142,28 @@ def spec_from_key(
     return None
 
 
+def entry_family(key: str, prefix: str) -> str | None:
+    """The query family whose entry ``key`` is (``None`` if foreign).
+
+    A key of the seed layout, or one with a trailing counter part (the counter-keyed
+    strategies append the values of the counters they read). Families that share a key
+    layout give its entries to the first family that parses them (``user_profiles_batch``
+    reads ``user_profile`` entries).
+    """
+    if not key.startswith(prefix):
+        return None
+    kf, *raw = key[len(prefix) :].split(":")
+    p = [unquote(x) for x in raw]
+    for parts in (p, p[:-1]):
+        for fam in BY_KEY_FAMILY.get(kf, ()):
+            try:
+                if fam.from_key(parts) is not None:
+                    return fam.name
+            except ValueError:
+                continue
+    return None
+
+
 def run_query(conn: Connection, spec: ReadSpec, now: datetime) -> Any:
     """The uncached answer of ``spec`` at clock time ``now``."""
     return FAMILIES[spec.family].query(conn, spec.args, now)

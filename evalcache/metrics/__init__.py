@@ -23,8 +23,10 @@ from evalcache.metrics.latency import (
 )
 from evalcache.metrics.redisstats import (
     CommandCount,
+    KeyUsage,
     RedisSnapshot,
     count_commands,
+    grouped_usage,
     namespace_usage,
     redis_snapshot,
 )
@@ -40,6 +42,7 @@ __all__ = [
     "Counters",
     "DbCounts",
     "FamilyCounters",
+    "KeyUsage",
     "LatencyRecorder",
     "RedisSnapshot",
     "ServerCounts",
@@ -51,6 +54,7 @@ __all__ = [
     "decode_histogram",
     "empty_timeseries",
     "encode_histogram",
+    "grouped_usage",
     "histogram_stats",
     "merge_encoded",
     "namespace_usage",

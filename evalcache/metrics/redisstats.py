@@ -141,6 +141,16 @@ def count_commands(client: Any) -> CommandCount:
     return counter
 
 
+@dataclass
+class KeyUsage:
+    """Keys and their bytes: ``MEMORY USAGE`` (key, value and Redis's overhead) and, for
+    string values, ``STRLEN`` (the stored value's own bytes)."""
+
+    keys: int = 0
+    memory_bytes: int = 0
+    value_bytes: int = 0
+
+
 def namespace_usage(
     client: Any,
     patterns: Iterable[str],
@@ -155,23 +165,59 @@ def namespace_usage(
     """
     keys = bytes_used = 0
     for pattern in patterns:
-        chunk: list[Any] = []
-        for key in client.scan_iter(match=pattern, count=batch):
-            if keep is not None and not keep(key):
-                continue
-            chunk.append(key)
-            if len(chunk) >= batch:
-                keys, bytes_used = _usage(client, chunk, keys, bytes_used)
-                chunk = []
-        keys, bytes_used = _usage(client, chunk, keys, bytes_used)
+        for usage in grouped_usage(client, pattern, batch=batch, keep=keep).values():
+            keys, bytes_used = keys + usage.keys, bytes_used + usage.memory_bytes
     return keys, bytes_used
 
 
-def _usage(client: Any, chunk: list[Any], keys: int, total: int) -> tuple[int, int]:
+def grouped_usage(
+    client: Any,
+    pattern: str,
+    group: Callable[[bytes], str | None] = lambda key: None,
+    *,
+    batch: int = 500,
+    keep: Callable[[bytes], bool] | None = None,
+    strlen: bool = False,
+) -> dict[str | None, KeyUsage]:
+    """:class:`KeyUsage` of the keys matching ``pattern``, by ``group(key)``.
+
+    ``strlen``: also add up ``STRLEN`` (the keys hold strings; others count 0).
+    """
+    out: dict[str | None, KeyUsage] = {}
+    chunk: list[Any] = []
+    for key in client.scan_iter(match=pattern, count=batch):
+        if keep is not None and not keep(key):
+            continue
+        chunk.append(key)
+        if len(chunk) >= batch:
+            _usage(client, chunk, group, strlen, out)
+            chunk = []
+    _usage(client, chunk, group, strlen, out)
+    return out
+
+
+def _usage(
+    client: Any,
+    chunk: list[Any],
+    group: Callable[[bytes], str | None],
+    strlen: bool,
+    out: dict[str | None, KeyUsage],
+) -> None:
     if not chunk:
-        return keys, total
+        return
     pipe = client.pipeline(transaction=False)
     for key in chunk:
         pipe.memory_usage(key, samples=0)
-    sizes = [int(s) for s in pipe.execute() if s is not None]  # a key may expire meanwhile
-    return keys + len(sizes), total + sum(sizes)
+        if strlen:
+            pipe.strlen(key)
+    replies = pipe.execute(raise_on_error=False)
+    step = 2 if strlen else 1
+    for i, key in enumerate(chunk):
+        size = replies[i * step]
+        if size is None or isinstance(size, Exception):
+            continue  # a key may expire meanwhile
+        usage = out.setdefault(group(key), KeyUsage())
+        usage.keys += 1
+        usage.memory_bytes += int(size)
+        if strlen and not isinstance(value := replies[i * step + 1], Exception):
+            usage.value_bytes += int(value)

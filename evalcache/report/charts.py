@@ -537,3 +537,140 @@ def burst_db_load(
     )
     ax.grid(alpha=0.3)
     return fig
+
+
+# -- ceilings: the ideal cache of a run's stream, speedups and bytes per family ----------------
+
+#: Achieved figure -> its ideal-cache ceiling and the efficiency (achieved / ideal).
+CEILINGS: dict[str, tuple[str, str]] = {
+    "hit_rate": ("ideal_hit_rate", "hit_efficiency"),
+    "db_reduction": ("ideal_db_reduction", "db_efficiency"),
+}
+#: The per-family ceiling table's columns (summary keys of ``families.<family>``).
+FAMILY_CEILING_COLUMNS: tuple[str, ...] = (
+    "reads",
+    "hit_rate",
+    "ideal_hit_rate",
+    "hit_efficiency",
+    "db_reduction",
+    "ideal_db_reduction",
+    "db_efficiency",
+    "hit_p50_ms",
+    "uncached_p50_ms",
+    "speedup_p50",
+    "hit_p99_ms",
+    "uncached_p99_ms",
+    "speedup_p99",
+    "entries",
+    "bytes_per_entry",
+    "footprint_bytes",
+)
+
+
+def family_ceilings(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One run's families against the ideal cache: hit rate and database reduction, achieved,
+    ideal and efficiency; hit against uncached latency (p50, p99) and the speedup; bytes per
+    entry and footprint. Index: family, then ``all`` (the run's figures; its latency cells are
+    empty, since a mix of families' hits against a mix of uncached reads compares unlike).
+    Columns missing from an older summary are empty.
+    """
+    fams = families_frame(summary).reindex(columns=list(FAMILY_CEILING_COLUMNS)).sort_index()
+    total: dict[str, Any] = {k: summary.get(k) for k in ("reads", *CEILINGS)}
+    for ideal, eff in CEILINGS.values():
+        total[ideal], total[eff] = summary.get(ideal), summary.get(eff)
+    entries = pd.to_numeric(fams["entries"], errors="coerce")
+    if entries.notna().any():
+        total["entries"] = entries.sum()
+        total["footprint_bytes"] = pd.to_numeric(fams["footprint_bytes"], errors="coerce").sum()
+    rows = pd.concat([fams, pd.DataFrame([total], index=["all"])])
+    return rows.reindex(columns=list(FAMILY_CEILING_COLUMNS)).astype(float)
+
+
+def ceilings_by(runs: pd.DataFrame, by: str = "param_strategy") -> pd.DataFrame:
+    """Achieved, ideal and efficiency of hit rate and database reduction, one row per ``by``
+    value (mean over its runs), in :func:`order_strategies` order for strategies.
+
+    Pass runs that differ only in ``by`` (:func:`like_for_like`): the ideal cache depends on
+    the request stream, so only runs of one stream share a ceiling.
+    """
+    cols = [c for pair in CEILINGS.items() for c in (pair[0], *pair[1])]
+    if runs.empty or by not in runs:
+        return pd.DataFrame(columns=cols, dtype=float)
+    frame = runs.reindex(columns=[by, *cols]).assign(_k=runs[by].astype(str))
+    for c in cols:
+        frame[c] = pd.to_numeric(frame[c], errors="coerce")
+    table = frame.groupby("_k")[cols].mean()
+    names = order_strategies(table.index) if by == "param_strategy" else sorted(table.index)
+    table = table.reindex(names)
+    table.index.name = by.removeprefix("param_")
+    return table
+
+
+def like_for_like(runs: pd.DataFrame, vary: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The largest set of runs that agree on every parameter but ``vary``, and the parameters
+    that vary among ``runs`` but are fixed in that set (what a caption must state).
+
+    Largest: the most distinct ``vary`` values, then the most runs; ties go to the first
+    configuration in sorted order, so the choice is stable.
+    """
+    if runs.empty or vary not in runs:
+        return runs.iloc[0:0], {}
+    params = sorted(c for c in runs.columns if c.startswith("param_") and c != vary)
+    text = runs[params].map(str)  # astype(str) keeps missing values missing
+    keys = text.agg("\x1f".join, axis=1) if params else pd.Series("", index=runs.index)
+    sizes = runs.groupby(keys)[vary].agg(lambda v: (v.astype(str).nunique(), len(v)))
+    best = max(sorted(sizes.index), key=lambda k: sizes[k])
+    group = runs[keys == best]
+    varying = [c for c in params if text[c].nunique(dropna=False) > 1]
+    return group, {c.removeprefix("param_"): group[c].iloc[0] for c in varying}
+
+
+def _numbers(table: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as floats (NaN where missing or not a number)."""
+    if column not in table:
+        return np.full(len(table), np.nan)
+    return np.asarray(pd.to_numeric(table[column], errors="coerce"), dtype=np.float64)
+
+
+def achieved_vs_ideal(table: pd.DataFrame, *, title: str) -> Figure:
+    """Hit rate and database reduction: a bar per row of ``table`` (achieved), a black tick at
+    the ideal cache's figure, the efficiency written above the bar.
+
+    ``table`` has the columns of :data:`CEILINGS` (from :func:`family_ceilings` or
+    :func:`ceilings_by`); its index labels the bars.
+    """
+    fig, axes = _figure(height=4.5, ncols=2)
+    labels = [str(i) for i in table.index]
+    for ax, (metric, (ideal, eff)) in zip(axes, CEILINGS.items(), strict=True):
+        name = metric.replace("_", " ")
+        if table.empty or metric not in table or table[metric].isna().all():
+            _empty(ax, metric)
+        else:
+            x = np.arange(len(labels))
+            achieved = 100 * _numbers(table, metric)
+            ceiling, ratio = 100 * _numbers(table, ideal), _numbers(table, eff)
+            ax.bar(x, np.nan_to_num(achieved), color="C0", label="achieved")
+            ax.scatter(x, ceiling, marker="_", s=400, color="black", zorder=3, label="ideal")
+            # the efficiency above the bar and its ideal tick, whichever is higher
+            tops = np.fmax(np.nan_to_num(achieved), ceiling)
+            for xi, top, r in zip(x, tops, ratio, strict=True):
+                if not np.isnan(r):
+                    ax.annotate(
+                        f"{r:.2f}",
+                        (xi, max(top, 0.0)),
+                        xytext=(0, 2),
+                        textcoords="offset points",
+                        ha="center",
+                        va="bottom",
+                        fontsize=7,
+                    )
+            ax.set_xticks(x, labels, rotation=45, ha="right")
+            ax.set_yticks(np.arange(0, 101, 20))
+            ax.legend(loc="upper right", ncols=2, fontsize="small")  # above 100 %: no bar there
+            # a cache can add statements (write-through): a negative reduction stays visible
+            low = float(np.nanmin(achieved, initial=0.0))
+            ax.set_ylim(low - 5 if low < 0 else 0.0, 118)
+        ax.set(title=f"{name}: achieved vs ideal", ylabel=f"{name} (%)")
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title)
+    return fig

@@ -16,8 +16,8 @@ import contextlib
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from evalcache.cache.keys import escape_pattern
+from evalcache.domain.families import FAMILIES
 from evalcache.domain.models import TABLE_ORDER
 from evalcache.metrics import LatencyRecorder
 from evalcache.runner.params import RunParams
@@ -53,26 +54,35 @@ CACHE_ONLY_PARAMS = frozenset(
 )
 MEMO_PREFIX = "evalcache-baseline:"
 MEMO_TTL_S = 7 * 24 * 3600
-MEMO_VERSION = 3
+MEMO_VERSION = 4
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """What a run needs of its cache-off twin: total and per-window statements."""
+    """What a run needs of its cache-off twin: total, per-window and per-family statements."""
 
     statements: int
     windows: pd.DataFrame  # window_start_s, family, db_statements
     latency: pd.DataFrame  # rows of latency.parquet for outcome "uncached" (reads, cache off)
     reused: bool = False
+    #: read family -> (reads, statements) in the measured window (the ideal cache's savings)
+    families: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     @classmethod
     def from_measured(cls, m: Measured) -> Baseline:
         ts = m.executor.timeseries.to_frame()
         lat = m.executor.latency.to_frame()
+        counters = m.executor.counters
         return cls(
             int(m.db.statements),
             ts[["window_start_s", "family", "db_statements"]],
             lat[lat["outcome"] == "uncached"].reset_index(drop=True),
+            families={
+                name: (fc.reads, fc.db_statements)
+                for name in counters.names()
+                if name in FAMILIES
+                for fc in (counters.family(name),)
+            },
         )
 
     def uncached_latency(self) -> dict[str, Any]:
@@ -86,6 +96,7 @@ class Baseline:
                 "statements": self.statements,
                 "windows": self.windows.to_dict(orient="list"),
                 "latency": self.latency.to_dict(orient="list"),
+                "families": {k: list(v) for k, v in self.families.items()},
             }
         )
 
@@ -100,6 +111,7 @@ class Baseline:
                 pd.DataFrame(data["windows"]),
                 pd.DataFrame(data["latency"]),
                 reused=True,
+                families={k: (int(r), int(n)) for k, (r, n) in data["families"].items()},
             )
         except (ValueError, KeyError, TypeError):
             return None

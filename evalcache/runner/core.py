@@ -22,15 +22,17 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import redis
 
 from evalcache.cache import DatabaseCache
 from evalcache.clock import VirtualClock
-from evalcache.domain.readspecs import TTLSettings
+from evalcache.domain.readspecs import TTLSettings, entry_family
 from evalcache.metrics import (
+    KeyUsage,
+    grouped_usage,
     namespace_usage,
     redis_snapshot,
 )
@@ -46,6 +48,7 @@ from evalcache.runner.baseline import (
     with_baseline_windows,
 )
 from evalcache.runner.database import database_copy, prepare_template
+from evalcache.runner.ideal import ideal_cache
 from evalcache.runner.overlap import TIME_MODEL as OVERLAP_TIME_MODEL
 from evalcache.runner.overlap import families_model, lag_model, replay_overlap
 from evalcache.runner.params import (
@@ -86,19 +89,35 @@ def _ttls(rp: RunParams) -> TTLSettings:
     return TTLSettings(**rp.ttl).scaled(rp.ttl_scale)
 
 
-def live_footprint(client: redis.Redis, cache: DatabaseCache) -> tuple[int, int]:
+class Footprint(NamedTuple):
+    """The run's namespace at the end: keys and bytes, and its live entries by query family."""
+
+    keys: int
+    bytes: int
+    families: dict[str, KeyUsage]
+
+
+def live_footprint(client: redis.Redis, cache: DatabaseCache) -> Footprint:
     """Keys and bytes of the run's namespace that are live at the clock's time.
 
     On a virtual clock Redis keeps entries past their virtual TTL (it only bounds memory), so
     those are left out: the figure is what a cache on the wall clock would hold. Tag sets and
-    locks count as they are.
+    locks count as they are. Entries are also added up by query family (MEMORY USAGE and
+    STRLEN), in the same SCAN.
     """
     entries, others = cache.keys.namespace_patterns()
-    live = namespace_usage(
-        client, [entries], keep=lambda k: cache.get_with_metadata(k.decode()) is not None
+    prefix = cache.keys.prefix
+    by_family = grouped_usage(
+        client,
+        entries,
+        lambda k: entry_family(k.decode(), prefix),
+        keep=lambda k: cache.get_with_metadata(k.decode()) is not None,
+        strlen=True,
     )
     rest = namespace_usage(client, [others])
-    return live[0] + rest[0], live[1] + rest[1]
+    keys = sum(u.keys for u in by_family.values()) + rest[0]
+    used = sum(u.memory_bytes for u in by_family.values()) + rest[1]
+    return Footprint(keys, used, {f: u for f, u in by_family.items() if f is not None})
 
 
 def build_executor(
@@ -200,7 +219,7 @@ def measure_end(m: Measured, res: RunResources) -> None:
         m.service_times = res.hooks.service_times()
     m.redis_after = redis_snapshot(res.client)
     if cache is not None:
-        m.namespace_keys, m.namespace_bytes = live_footprint(res.client, cache)
+        m.namespace_keys, m.namespace_bytes, m.family_bytes = live_footprint(res.client, cache)
 
 
 def execute(
@@ -225,10 +244,22 @@ def execute(
             ex = build_executor(rp, spec, res, seeded.spec_names, cache_on=cache_on)
             m = Measured(rp=rp, spec=spec, cache_on=cache_on, warmup_s=warmup, executor=ex)
             m.redis_before = redis_snapshot(res.client)
+            # the clock's time at the stream's start (live: the wall clock's)
+            origin = seeded.t0 if rp.mode == "virtual" else time.time()
             replay(m, res, gen, seeded.t0, progress=progress)
             measure_end(m, res)
             m.model_hit_rate = model_hit_rate(rp, spec, gen, ttl_profile)
             m.template = template_url.rsplit("/", 1)[-1]
+            admin_id = res.repo.admin_id
+    if cache_on:  # the ceiling of this stream, off the measured path and the servers
+        m.ideal = ideal_cache(
+            gen,
+            warmup_s=warmup,
+            origin=origin,
+            specializations=seeded.spec_names,
+            admin_id=admin_id,
+            read_modify_write=spec.read_modify_write,
+        )
     return m
 
 

@@ -15,8 +15,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from evalcache.domain.families import FAMILIES
-from evalcache.metrics import DbCounts, RedisSnapshot, ServerCounts, age_percentiles
+from evalcache.metrics import (
+    DbCounts,
+    KeyUsage,
+    LatencyRecorder,
+    RedisSnapshot,
+    ServerCounts,
+    age_percentiles,
+)
 from evalcache.results_schema import empty_summary
+from evalcache.runner.ideal import (
+    IdealCache,
+    IdealCounts,
+    efficiency,
+    ideal_db_reduction,
+    ideal_saved,
+)
 from evalcache.runner.oracle import CAUSES
 from evalcache.runner.params import RunParams
 from evalcache.runner.serve import Executor
@@ -58,6 +72,8 @@ class Measured:
     commands_end: int = 0
     namespace_keys: int = 0
     namespace_bytes: int = 0
+    family_bytes: dict[str, KeyUsage] = field(default_factory=dict)  # live entries by family
+    ideal: IdealCache | None = None  # the ideal cache over the same stream (cached runs)
     model_hit_rate: float | None = None
     service_times: dict[str, Any] | None = None  # overlap: model means beside real times
 
@@ -209,4 +225,64 @@ def build_summary(
     }
     s["stale_causes"] = {c: sum(by.get(c, 0) for by in ex.stale_causes.values()) for c in CAUSES}
     s["stale_unjudged"] = ex.stale_unjudged
+    _add_ceilings(s, m, baseline)
     return s
+
+
+def _ms(hist: Any, percentile: float) -> float | None:
+    return hist.get_value_at_percentile(percentile) / 1e6 if hist.get_total_count() else None
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    return num / den if num is not None and den else None
+
+
+def _add_ceilings(s: dict[str, Any], m: Measured, baseline: Baseline | None) -> None:
+    """The ideal cache's ceilings and the run's efficiency against them, overall and per
+    family; per family also hit against uncached latency and the live entries' bytes."""
+    ideal, ex = m.ideal, m.executor
+    base_families = baseline.families if baseline is not None else {}
+    s["ideal_hits"] = ideal.hits if ideal is not None else None
+    s["ideal_hit_rate"] = ideal.hit_rate if ideal is not None else None
+    s["hit_efficiency"] = efficiency(s["hit_rate"], s["ideal_hit_rate"])
+    s["ideal_db_reduction"] = (
+        ideal_db_reduction(ideal, base_families, baseline.statements)
+        if ideal is not None and baseline is not None
+        else None
+    )
+    s["db_efficiency"] = efficiency(s["db_reduction"], s["ideal_db_reduction"])
+    # uncached latency per family: the cache-off twin's, or a cache-off run's own
+    uncached = LatencyRecorder.from_frame(baseline.latency) if baseline is not None else ex.latency
+    for family, figures in s["families"].items():
+        counts = ideal.families.get(family, IdealCounts()) if ideal is not None else None
+        figures["ideal_hits"] = counts.hits if counts is not None else None
+        figures["ideal_hit_rate"] = counts.hit_rate if counts is not None else None
+        figures["hit_efficiency"] = efficiency(figures["hit_rate"], figures["ideal_hit_rate"])
+        base_reads, base_statements = base_families.get(family, (0, 0))
+        has_base = baseline is not None and base_statements > 0
+        figures["db_statements_baseline"] = base_statements if baseline is not None else None
+        figures["db_reduction"] = (
+            1.0 - figures["db_statements"] / base_statements if has_base else None
+        )
+        figures["ideal_db_reduction"] = (
+            ideal_saved(counts, base_reads, base_statements) / base_statements
+            if has_base and counts is not None
+            else None
+        )
+        figures["db_efficiency"] = efficiency(
+            figures["db_reduction"], figures["ideal_db_reduction"]
+        )
+        hit = ex.latency.histogram(family=family, outcome="hit")
+        off = uncached.histogram(family=family, outcome="uncached")
+        figures["hit_p50_ms"], figures["hit_p99_ms"] = _ms(hit, 50), _ms(hit, 99)
+        figures["uncached_p50_ms"], figures["uncached_p99_ms"] = _ms(off, 50), _ms(off, 99)
+        figures["speedup_p50"] = _ratio(figures["uncached_p50_ms"], figures["hit_p50_ms"])
+        figures["speedup_p99"] = _ratio(figures["uncached_p99_ms"], figures["hit_p99_ms"])
+        # a batch family reads another family's entries: they are counted there
+        owns = m.cache_on and not FAMILIES[family].batch
+        usage = m.family_bytes.get(family, KeyUsage()) if owns else None
+        figures["entries"] = usage.keys if usage is not None else None
+        figures["bytes_per_entry"] = (
+            _ratio(usage.value_bytes, usage.keys) if usage is not None else None
+        )
+        figures["footprint_bytes"] = usage.memory_bytes if usage is not None else None

@@ -100,12 +100,48 @@ def test_run_footprint_leaves_out_virtually_expired_entries(private_redis: redis
     for i in range(3):
         cache.set(cache.key("short", i), {"v": "x" * 200}, 10)
     cache.set(cache.key("long", 1), {"v": "y" * 200}, 1000)
-    keys_before, bytes_before = live_footprint(private_redis, cache)
+    keys_before, bytes_before, _ = live_footprint(private_redis, cache)
     clock.advance(100)  # the short entries expire on the clock; Redis still holds them
-    keys_after, bytes_after = live_footprint(private_redis, cache)
+    keys_after, bytes_after, _ = live_footprint(private_redis, cache)
     assert (keys_before, keys_after) == (4, 1)
     assert bytes_after == private_redis.memory_usage(cache.key("long", 1), samples=0)
     assert bytes_before > 3 * bytes_after
+
+
+@pytest.mark.redis
+def test_run_footprint_by_family_is_what_the_server_measures(private_redis: redis.Redis) -> None:
+    from evalcache.cache import DatabaseCache
+    from evalcache.clock import VirtualClock
+    from evalcache.runner.core import live_footprint
+
+    cache = DatabaseCache(private_redis, namespace="fp", clock=VirtualClock(1000.0))
+    keys = {
+        "user_profile": [cache.key("user_profile", i) for i in range(5)]
+        + [cache.key("user_profile", 9, "4")],  # a counter-keyed strategy's entry
+        "expert_basic": [cache.key("expert_profile", 3, "basic")],
+        "expert_full": [
+            cache.key("expert_profile", 3, "full"),
+            cache.key("expert_profile", 4, "full"),
+        ],
+    }
+    for n, key in enumerate(k for ks in keys.values() for k in ks):
+        cache.set(key, {"v": "x" * (100 * n + 1)}, 600)
+    cache.set(cache.key("unknown_family", 1), {"v": 1}, 600)  # counted in the totals only
+    private_redis.sadd("fp.tag:user:1", "a", "b")
+    total_keys, total_bytes, families = live_footprint(private_redis, cache)
+
+    def server(key: str, command: str) -> int:
+        return int(private_redis.execute_command(command, key) or 0)
+
+    assert set(families) == set(keys)
+    for family, ks in keys.items():
+        usage = families[family]
+        assert usage.keys == len(ks)
+        assert usage.memory_bytes == sum(server(k, "MEMORY USAGE") for k in ks)
+        assert usage.value_bytes == sum(server(k, "STRLEN") for k in ks) > 100 * len(ks)
+    everything = list(private_redis.scan_iter(match="fp*"))
+    assert total_keys == len(everything) == 6 + 1 + 2 + 1 + 1
+    assert total_bytes == sum(server(k.decode(), "MEMORY USAGE") for k in everything)
 
 
 @pytest.mark.redis
