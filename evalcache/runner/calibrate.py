@@ -48,7 +48,8 @@ def calibrate(source: str | Path, *, min_statements: int = MIN_STATEMENTS) -> di
     ``db_ms`` / ``redis_ms``: the means over every statement / round trip of the measured
     window (no ``redis_ms`` from a cache-off run); ``families``: the mean statement time of
     each family (or ``write:<op>``) with at least ``min_statements`` statements (the others
-    take ``db_ms``).
+    take ``db_ms``); ``redis_ops``: the mean round trip of each Redis command (and
+    ``PIPELINE``) called at least ``min_statements`` times.
     """
     times = _summary(source).get("service_times")
     if not isinstance(times, Mapping) or not isinstance(times.get("real"), Mapping):
@@ -72,6 +73,13 @@ def calibrate(source: str | Path, *, min_statements: int = MIN_STATEMENTS) -> di
     if rd.get("count"):  # a cache-off run sends no Redis call: the run's redis_ms stays
         model["redis_ms"] = round(float(rd["mean_ms"]), 4)
     model["families"] = families
+    ops = {
+        name: round(float(st["mean_ms"]), 4)
+        for name, st in sorted((times.get("redis_ops") or {}).items())
+        if st.get("count", 0) >= min_statements
+    }
+    if ops:
+        model["redis_ops"] = ops
     return model
 
 

@@ -186,6 +186,7 @@ def replay(
             db_ms=rp.db_service_ms,
             redis_ms=rp.redis_service_ms,
             families=families_model((rp.service_model or {}).get("families", {})),
+            redis_ops=families_model((rp.service_model or {}).get("redis_ops", {}), "command"),
             sigma=res.hooks.model.sigma,
             lag=lag_model(*rp.delays()),
         )

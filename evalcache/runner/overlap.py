@@ -66,6 +66,9 @@ class ServiceModel:
     ``families``: the mean of one SQL statement of a read family or a write op (``write:<op>``
     as in the summary), in seconds, instead of ``db_s``: a calibrated model (``evalcache
     calibrate``) takes them from the real statement times a run measured per family.
+    ``redis_ops``: the mean of one Redis round trip per command (``GET``, ``SET``, ``DEL``,
+    ``EVALSHA``..., or ``PIPELINE`` for a pipeline's one round trip), instead of ``redis_s``:
+    a lookup, a fill and an invalidation step then cost what each costs.
     """
 
     redis_s: float = 100e-6  # one round trip (the loopback GET measured here: 40-110 us)
@@ -73,21 +76,27 @@ class ServiceModel:
     sigma: float = 0.25
     seed: int = 0
     families: Mapping[str, float] = field(default_factory=dict)
+    redis_ops: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("redis_s", "db_s", "sigma"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
                 raise ConfigError(f"service_model.{name}", f"{v!r} is not a number >= 0")
-        for name, v in self.families.items():
-            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-                raise ConfigError(f"service_model.families.{name}", f"{v!r} is not a number >= 0")
+        for part in ("families", "redis_ops"):
+            for name, v in getattr(self, part).items():
+                if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+                    raise ConfigError(f"service_model.{part}.{name}", f"{v!r} is not a number >= 0")
 
     def db_mean(self, label: str | None) -> float:
         """Mean service time of one statement of ``label`` (a family or ``write:<op>``)."""
         if label is None:
             return self.db_s
         return self.families.get(label, self.db_s)
+
+    def redis_mean(self, command: str) -> float:
+        """Mean service time of one round trip of ``command`` (upper case, or ``PIPELINE``)."""
+        return self.redis_ops.get(command, self.redis_s)
 
     def sampler(self) -> Callable[[float], float]:
         """A draw function ``mean -> service time`` (mean-preserving log-normal)."""
@@ -146,6 +155,7 @@ class SimHooks:
         # Real service times of the operations the model times, per label and kind ("db",
         # "redis"), beside the virtual latencies: what the model stands for on this machine.
         self.real = LatencyRecorder()
+        self.real_ops = LatencyRecorder()  # the same Redis round trips per command
 
     def _hold(self, mean: float) -> None:
         sim = self.sim
@@ -164,7 +174,8 @@ class SimHooks:
         """Hold before each command and each pipeline of ``client`` (one round trip each)."""
         execute_command: Callable[..., Any] = client.execute_command
         make_pipeline: Callable[..., Any] = client.pipeline
-        mean = self.model.redis_s
+        model = self.model
+        means: dict[Any, float] = {}  # command name as sent -> its mean
 
         # How many SCAN calls a sweep takes depends on the server's hash table (its size and
         # incremental rehashing), not on the run: timing them would make runs differ.
@@ -179,6 +190,9 @@ class SimHooks:
                 hold = timed[name] = not str(name).upper().endswith("SCAN")
             if not hold:
                 return execute_command(*args, **options)
+            mean = means.get(name)
+            if mean is None:
+                mean = means[name] = model.redis_mean(_command(name))
             self._hold(mean)
             start = perf_counter_ns()
             try:
@@ -186,19 +200,21 @@ class SimHooks:
             finally:
                 dt = perf_counter_ns() - start
                 self.real.record(labels.get(getcurrent(), OTHER), "redis", dt)
+                self.real_ops.record(_command(name), "redis", dt)
 
         def pipeline(*args: Any, **kwargs: Any) -> Any:
             pipe = make_pipeline(*args, **kwargs)
             execute = pipe.execute
 
             def run(*a: Any, **kw: Any) -> Any:
-                self._hold(mean)
+                self._hold(model.redis_mean(PIPELINE))
                 start = perf_counter_ns()
                 try:
                     return execute(*a, **kw)
                 finally:
-                    label = labels.get(getcurrent(), OTHER)
-                    self.real.record(label, "redis", perf_counter_ns() - start)
+                    dt = perf_counter_ns() - start
+                    self.real.record(labels.get(getcurrent(), OTHER), "redis", dt)
+                    self.real_ops.record(PIPELINE, "redis", dt)
 
             pipe.execute = run  # type: ignore[method-assign]
             return pipe
@@ -266,6 +282,7 @@ class SimHooks:
     def reset_real(self) -> None:
         """Start the real service times afresh (when the measured window starts)."""
         self.real = LatencyRecorder()
+        self.real_ops = LatencyRecorder()
 
     def service_times(self) -> dict[str, Any]:
         """The model's means beside the real service times (``summary["service_times"]``)."""
@@ -277,15 +294,32 @@ class SimHooks:
         for kind in ("db", "redis"):
             stats = histogram_stats(self.real.histogram(outcome=kind))
             real.setdefault("all", {})[kind] = _service_stats(stats)
+        ops = {
+            name: _service_stats(histogram_stats(self.real_ops.histogram(name, kind)))
+            for name, kind in sorted(self.real_ops.keys())
+        }
         return {
             "model": {
                 "redis_ms": m.redis_s * 1e3,
                 "db_ms": m.db_s * 1e3,
                 "sigma": m.sigma,
                 "families": {k: v * 1e3 for k, v in sorted(m.families.items())},
+                "redis_ops": {k: v * 1e3 for k, v in sorted(m.redis_ops.items())},
             },
             "real": real,
+            "redis_ops": ops,
         }
+
+
+#: The ``redis_ops`` name of a pipeline (one round trip whatever it holds).
+PIPELINE = "PIPELINE"
+
+
+def _command(name: Any) -> str:
+    """A command name as redis-py sends it (``"GET"``, ``b"get"``) in upper case."""
+    if isinstance(name, bytes):
+        name = name.decode("ascii", "replace")
+    return str(name).upper()
 
 
 #: The label of operations outside a request (refreshes, deferred invalidations, listeners).
@@ -396,17 +430,18 @@ class DeferredInvalidation:
 
 TIME_MODEL = (
     "virtual clock; overlapping requests (discrete events over the real servers: db_pool "
-    "{db_pool}, SQL statement {db_ms:g} ms{families}, Redis round trip {redis_ms:g} ms, "
+    "{db_pool}, SQL statement {db_ms:g} ms{families}, Redis round trip {redis_ms:g} ms{redis_ops}, "
     "log-normal jitter sigma {sigma:g}); refresh ahead as processes of their own; {lag}"
 )
 NO_LAG = "invalidation at the commit (notify: the writer applies its commit's notifications)"
 
 
-def families_model(families: Mapping[str, float]) -> str:
-    """The per-family statement means of a service model, for ``time_model``."""
+def families_model(families: Mapping[str, float], what: str = "statement") -> str:
+    """The per-family statement (or per-command round-trip) means of a service model, for
+    ``time_model``."""
     if not families:
         return ""
-    return " (per statement of " + ", ".join(f"{k} {v:.3g} ms" for k, v in families.items()) + ")"
+    return f" (per {what} of " + ", ".join(f"{k} {v:.3g} ms" for k, v in families.items()) + ")"
 
 
 def lag_model(notify_lag: Delay, invalidation_delay: Delay) -> str:

@@ -255,7 +255,7 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
 
 #: Keys of a ``service_model`` mapping (or file); ``db_ms`` and ``redis_ms`` become the
 #: run's ``db_service_ms`` and ``redis_service_ms``.
-SERVICE_MODEL_KEYS: tuple[str, ...] = ("db_ms", "redis_ms", "sigma", "families")
+SERVICE_MODEL_KEYS: tuple[str, ...] = ("db_ms", "redis_ms", "sigma", "families", "redis_ops")
 
 
 def service_model_labels() -> tuple[str, ...]:
@@ -333,6 +333,23 @@ def _service_model(value: Any, given: Mapping[str, Any]) -> dict[str, Any]:
             f"service_model.families[{k!r}]", v, low=0.0, high=10_000.0, low_open=False
         )
     model["families"] = dict(sorted(fams.items()))
+    ops = value.get("redis_ops") or {}
+    if not isinstance(ops, Mapping):
+        raise ConfigError(
+            "service_model.redis_ops", f"must be a mapping Redis command -> ms, got {ops!r}"
+        )
+    redis_ops: dict[str, float] = {}
+    for k, v in ops.items():
+        if not isinstance(k, str) or not k.replace("_", "").isalpha():
+            raise ConfigError(
+                f"service_model.redis_ops[{k!r}]",
+                "not a Redis command name; accepted: GET, SET, DEL, EVALSHA, ... or PIPELINE",
+            )
+        redis_ops[k.upper()] = _number(
+            f"service_model.redis_ops[{k!r}]", v, low=0.0, high=10_000.0, low_open=False
+        )
+    if redis_ops:
+        model["redis_ops"] = dict(sorted(redis_ops.items()))
     out["service_model"] = model
     return out
 
@@ -431,7 +448,8 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         see :mod:`evalcache.runner.overlap`). db_pool: database connections requests share
         in overlap (they queue for one). db_service_ms, redis_service_ms: mean service time of
         one SQL statement and one Redis round trip in overlap (seeded log-normal jitter).
-    service_model: overlap only: a mapping ``{db_ms, redis_ms, sigma, families: {label: ms}}``
+    service_model: overlap only: a mapping ``{db_ms, redis_ms, sigma, families: {label: ms},
+        redis_ops: {command: ms}}``
         or the path of a JSON/YAML file holding one (``evalcache calibrate`` writes it from a
         run's measured service times). ``families`` gives one SQL statement's mean per read
         family or ``write:<op>``; ``db_ms`` / ``redis_ms`` become ``db_service_ms`` /

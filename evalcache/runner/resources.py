@@ -137,6 +137,7 @@ def open_resources(
             sigma=float(custom.get("sigma", ServiceModel.sigma)),
             seed=rp.seed,
             families={k: v / 1000 for k, v in custom.get("families", {}).items()},
+            redis_ops={k: v / 1000 for k, v in custom.get("redis_ops", {}).items()},
         )
         hooks = SimHooks(sim, model)
     clock: Clock = sim.clock if sim else VirtualClock(seeded.t0) if virtual_mode else SystemClock()

@@ -35,6 +35,14 @@ def test_a_family_mean_replaces_the_statement_mean_for_that_family_only() -> Non
         ServiceModel(families={"user_profile": -1.0})
 
 
+def test_a_command_mean_replaces_the_round_trip_mean_for_that_command_only() -> None:
+    model = ServiceModel(redis_s=0.0001, redis_ops={"GET": 0.002, "PIPELINE": 0.003})
+    assert model.redis_mean("GET") == 0.002 and model.redis_mean("PIPELINE") == 0.003
+    assert model.redis_mean("SET") == 0.0001
+    with pytest.raises(ConfigError, match=r"service_model\.redis_ops\.GET"):
+        ServiceModel(redis_ops={"GET": -1.0})
+
+
 def test_service_model_parameter_is_checked_and_normalised(tmp_path: Path) -> None:
     base = {"concurrency": "overlap"}
     p = validate_params({**base, "service_model": {"db_ms": 2, "families": {"user_profile": 3}}})
@@ -46,10 +54,16 @@ def test_service_model_parameter_is_checked_and_normalised(tmp_path: Path) -> No
     p = validate_params({**base, "service_model": str(f)})
     assert p["redis_service_ms"] == 0.2
     assert p["service_model"] == {"sigma": 0.0, "families": {"write:add_review": 1.0}}
+    p = validate_params({**base, "service_model": {"redis_ops": {"get": 0.5, "PIPELINE": 1}}})
+    assert p["service_model"]["redis_ops"] == {"GET": 0.5, "PIPELINE": 1.0}  # upper case
+    assert validate_params(p) == p
     bad: list[tuple[Any, str]] = [
         ({"families": {"user_profiles": 1}}, r"\['user_profiles'\].*accepted: .*user_profile"),
         ({"families": {"user_profile": -1}}, r"families\['user_profile'\].*>= 0"),
         ({"speed": 1}, r"service_model\.speed.*accepted: db_ms, redis_ms, sigma, families"),
+        ({"redis_ops": {"G ET": 1}}, r"redis_ops\['G ET'\].*accepted: GET, SET"),
+        ({"redis_ops": {"get": -1}}, r"redis_ops\['get'\].*>= 0"),
+        ({"redis_ops": [1]}, r"redis_ops.*must be a mapping"),
         ("/nonexistent/model.json", r"cannot read"),
         (3, r"must be a mapping"),
     ]
@@ -73,7 +87,14 @@ def test_calibrated_model_drives_virtual_time_and_real_times_are_reported(
     off = run({**RUN, "cache": False}, settings=runner_settings, out=tmp_path, progress=False)
     s = off.summary
     times = s["service_times"]
-    assert times["model"] == {"redis_ms": 0.1, "db_ms": 0.5, "sigma": 0.25, "families": {}}
+    assert times["model"] == {
+        "redis_ms": 0.1,
+        "db_ms": 0.5,
+        "sigma": 0.25,
+        "families": {},
+        "redis_ops": {},
+    }
+    assert times["redis_ops"] == {}  # cache off: no Redis call
     real = times["real"]
     # every statement of the measured window is timed once, under the family it served
     assert real["all"]["db"]["count"] == s["db_statements"] > 0
@@ -105,10 +126,32 @@ def test_calibrated_model_drives_virtual_time_and_real_times_are_reported(
     assert miss["count"] > 0 and miss["p50_ms"] >= 40.0  # a profile load: >= 1 statement
     others = lat.xs("miss", level="outcome").drop(index="user_profile")
     assert len(others) and (others["p50_ms"] < 20.0).all()  # other families keep 0.5 ms
-    default = run(RUN, settings=runner_settings, progress=False)
+    default = run(RUN, settings=runner_settings, out=tmp_path / "cached", progress=False)
     base = default.latency.set_index(["family", "outcome"])
     assert base.loc[("user_profile", "miss"), "p50_ms"] < 10.0
-    assert default.summary["service_times"]["real"]["all"]["redis"]["count"] > 0  # Redis timed
+    dt = default.summary["service_times"]
+    assert dt["real"]["all"]["redis"]["count"] > 0  # Redis timed
+    # ... and the same round trips per command: the counts add up, a lookup is a GET
+    assert (
+        sum(op["count"] for op in dt["redis_ops"].values()) == dt["real"]["all"]["redis"]["count"]
+    )
+    assert dt["redis_ops"]["GET"]["count"] > 0
+    assert default.folder is not None
+    cached_model = calibrate(default.folder)
+    assert cached_model["redis_ops"]["GET"] == pytest.approx(
+        dt["redis_ops"]["GET"]["mean_ms"], abs=1e-3
+    )
+    # A slow GET (every lookup) slows every hit and miss; only misses pay the load.
+    slow_get = run(
+        {**RUN, "service_model": {"sigma": 0, "redis_ops": {"GET": 30}}},
+        settings=runner_settings,
+        progress=False,
+    )
+    assert "per command of GET 30 ms" in slow_get.summary["time_model"]
+    lat = slow_get.latency.set_index(["family", "outcome"])
+    hit = lat.loc[("user_profile", "hit")]
+    assert hit["count"] > 0 and 30.0 <= hit["p50_ms"] < 35.0  # one GET round trip
+    assert base.loc[("user_profile", "hit"), "p50_ms"] < 5.0  # 0.1 ms by default
 
 
 def test_calibrate_refuses_a_run_without_service_times(tmp_path: Path) -> None:
