@@ -9,12 +9,14 @@ Definitions: ``hits`` counts every read answered from a fresh entry, negative en
 (``negative_hits`` is the subset that found a cached "nothing"); ``misses`` counts reads that
 found no fresh entry (``expirations`` is the subset that found an entry whose clock TTL had
 passed while Redis still held it). ``coalesced`` counts ``get_or_load`` calls that missed but
-received another caller's load instead of running the loader (single flight).
+received another caller's load instead of running the loader (single flight); such a read is a
+miss for the caller too (:func:`read_coalesced` tells it, per thread or greenlet).
 """
 
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
 from typing import Final
 
 COUNTERS: Final = (
@@ -49,6 +51,21 @@ FAMILY_COUNTERS: Final = (
 )
 
 
+#: Whether the calling thread's (or greenlet's) read since :func:`begin_read` took another
+#: caller's load: each has a context of its own, so interleaved reads do not mix.
+_COALESCED: ContextVar[bool] = ContextVar("evalcache_coalesced", default=False)
+
+
+def begin_read() -> None:
+    """Start watching the calling thread's (or greenlet's) next read for a coalesced load."""
+    _COALESCED.set(False)
+
+
+def read_coalesced() -> bool:
+    """Whether the read since :func:`begin_read` received another caller's load."""
+    return _COALESCED.get()
+
+
 class CacheStats:
     """Thread-safe counters, totals and per family."""
 
@@ -58,6 +75,8 @@ class CacheStats:
         self._families: dict[str, dict[str, int]] = {}
 
     def incr(self, name: str, n: int = 1, family: str | None = None) -> None:
+        if name == "coalesced":
+            _COALESCED.set(True)
         with self._lock:
             self._totals[name] += n
             if family is not None and name in FAMILY_COUNTERS:

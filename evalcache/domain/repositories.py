@@ -19,6 +19,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, text
 
 from evalcache.cache import DatabaseCache
+from evalcache.cache.stats import begin_read, read_coalesced
 from evalcache.clock import Clock
 from evalcache.domain import writes as w
 from evalcache.domain.families import as_id
@@ -72,7 +73,8 @@ class InvalidTransition(w.InvalidStateError):
 
 @dataclass(frozen=True, slots=True)
 class ReadOutcome:
-    """One read's answer and how it was served (negative hits count as ``"hit"``)."""
+    """One read's answer and how it was served (negative hits count as ``"hit"``; a read that
+    received another caller's load, single flight, as ``"miss"``)."""
 
     value: Any
     outcome: Literal["hit", "miss", "uncached"]
@@ -182,6 +184,7 @@ class CachedRepository:
         if not self._cached:
             return ReadOutcome(self.load(spec), "uncached", False, family)
         observe = self.load_observer
+        begin_read()
         if observe is None:
             value, loaded = self.strategy.read(spec, lambda: self.load(spec))
         else:
@@ -193,7 +196,10 @@ class CachedRepository:
                 return v
 
             value, loaded = self.strategy.read(spec, load)
-        return ReadOutcome(value, "miss" if loaded else "hit", value is None and not loaded,
+        # a read that waited for another caller's load found no fresh entry: a miss, as the
+        # cache counts it (it is not a load: ``loads`` and ``coalesced`` tell them apart)
+        missed = loaded or read_coalesced()
+        return ReadOutcome(value, "miss" if missed else "hit", value is None and not missed,
                            family)  # fmt: skip
 
     def get_user_profiles(self, user_ids: Sequence[int]) -> list[Any]:

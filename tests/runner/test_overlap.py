@@ -134,6 +134,10 @@ def test_same_inputs_same_interleaving(db_url: str, redis_url: str) -> None:
     b = _run(db_url, redis_url, "lease", reads_per_s=2000, writes=False)
     assert a["outcomes"] == b["outcomes"] and a["latency"] == b["latency"]
     assert a["stats"]["coalesced"] > 0  # readers met a lease and waited in virtual time
+    # a waiter received another reader's load: a miss for the run as for the cache's counters
+    st = a["stats"]
+    assert a["outcomes"].count("hit") == st["hits"] and a["outcomes"].count("miss") == st["misses"]
+    assert st["misses"] == st["loads"] + st["coalesced"]
 
 
 OVERLAP_RUN = {
