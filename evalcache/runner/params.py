@@ -228,6 +228,16 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
             f"true measures the cache-off baseline anew, but {none}; "
             "accepted: true with cache and baseline true, or false",
         )
+    if rp.cache:
+        from evalcache.strategies.registry import strategy_class
+
+        modes = strategy_class(rp.strategy).refresh_modes
+        if rp.refresh not in modes:
+            raise ConfigError(
+                "refresh",
+                f"{rp.refresh!r} never runs with strategy {rp.strategy!r} (a run would "
+                f"silently not refresh); accepted with it: {', '.join(modes)}",
+            )
     if rp.concurrency == "overlap" and rp.mode != "virtual":
         raise ConfigError(
             "concurrency", "'overlap' runs in virtual time; accepted with mode 'virtual' only"

@@ -182,12 +182,15 @@ class InvalidationStrategy(Protocol):
     misses_after_write: a write makes the affected entries miss (``ttl`` does nothing,
         ``write_through`` rewrites them); the TTL model then has a delete rate.
     refreshes: fills go through ``get_or_load``, so refresh ahead applies.
+    refresh_modes: the run parameter ``refresh`` values the strategy honours (``none``
+        always; a run asking for another is refused rather than silently never refreshing).
     """
 
     name: str
     race_free: bool
     misses_after_write: bool
     refreshes: bool
+    refresh_modes: tuple[str, ...]
 
     def bind(self, host: Host) -> None: ...
 

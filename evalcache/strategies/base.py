@@ -27,6 +27,7 @@ class BaseStrategy:
     race_free = True
     misses_after_write = True
     refreshes = True
+    refresh_modes: tuple[str, ...] = ("none", "threshold", "xfetch")
 
     def __init__(self) -> None:
         self._host: Host | None = None
@@ -202,6 +203,7 @@ class PlainFills(BaseStrategy):
 
     race_free = False
     refreshes = False
+    refresh_modes: tuple[str, ...] = ("none",)
 
     def fill(self, spec: ReadSpec, key: str, loader: Callable[[], Any]) -> tuple[Any, bool]:
         cache = self.cache

@@ -59,6 +59,7 @@ class SeedStrategy(PlainFills):
     """
 
     name = "seed"
+    refresh_modes = ("none", "threshold")  # the plan's optimizer: 80 % of the TTL, no XFetch
 
     def __init__(self, flush_every: float = FLUSH_EVERY) -> None:
         super().__init__()

@@ -115,3 +115,18 @@ def test_fresh_baseline_is_a_cache_only_param() -> None:
     assert validate_params({"fresh_baseline": True})["fresh_baseline"] is True
     # a cell that asks for a fresh baseline measures the same stream as one that does not
     assert "fresh_baseline" in CACHE_ONLY_PARAMS
+
+
+def test_a_refresh_the_strategy_never_runs_is_refused() -> None:
+    # plain fills (the plan's GET-then-SET) have no refresh ahead; the plan's optimizer (seed)
+    # refreshes at a threshold, never by XFetch: a run asking otherwise would not refresh
+    for strategy, refresh in (
+        ("explicit", "threshold"),
+        ("explicit", "xfetch"),
+        ("seed", "xfetch"),
+    ):
+        with pytest.raises(ConfigError, match=rf"refresh: '{refresh}' never runs with strategy"):
+            validate_params({"strategy": strategy, "refresh": refresh})
+    assert validate_params({"strategy": "seed", "refresh": "threshold"})["refresh"] == "threshold"
+    assert validate_params({"strategy": "tags", "refresh": "xfetch"})["refresh"] == "xfetch"
+    assert validate_params({"strategy": "explicit", "refresh": "xfetch", "cache": False})
