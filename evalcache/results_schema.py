@@ -151,6 +151,9 @@ class FamilySummary(_FamilySummary, total=False):
     coalesced: int
     stale_read_rate_upper95: float | None
     stale_causes: StaleCauses
+    hit_p50_ms: float | None
+    hit_p99_ms: float | None
+    uncached_p50_ms: float | None
 
 
 class WriteOpSummary(TypedDict):
@@ -217,6 +220,9 @@ class Summary(_Summary, total=False):
 
     ``stale_read_rate_upper95`` is the one-sided 95 % upper confidence bound of
     ``stale_read_rate`` (Wilson score bound, :func:`evalcache.metrics.wilson_upper`).
+
+    ``frequent_hit_rate`` is the hit rate on the frequently accessed keys: the most-read keys
+    that together take 80 % of the cacheable reads (:mod:`evalcache.metrics.popularity`).
     """
 
     writes_noop: int
@@ -233,6 +239,13 @@ class Summary(_Summary, total=False):
     write_ops: dict[str, WriteOpSummary]
     stale_causes: StaleCauses
     stale_unjudged: int
+    frequent_hit_rate: float | None
+    frequent_keys: int
+    frequent_reads: int
+    keys_read: int
+    data_as_of: str | None
+    postgres_version: str | None
+    redis_version: str | None
 
 
 #: Every object of a summary, named as ``docs/results-schema.md`` heads its table; names with

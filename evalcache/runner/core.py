@@ -224,6 +224,8 @@ def execute(
             res = open_resources(stack, rp, url, redis_url, seeded, ttls, cache_on=cache_on)
             ex = build_executor(rp, spec, res, seeded.spec_names, cache_on=cache_on)
             m = Measured(rp=rp, spec=spec, cache_on=cache_on, warmup_s=warmup, executor=ex)
+            m.data_as_of = datetime.fromtimestamp(seeded.t0, UTC).isoformat()
+            m.postgres_version = seeded.server_version
             m.redis_before = redis_snapshot(res.client)
             replay(m, res, gen, seeded.t0, progress=progress)
             measure_end(m, res)

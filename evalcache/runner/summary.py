@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from hdrh.histogram import HdrHistogram
 
 from evalcache.domain.families import FAMILIES
-from evalcache.metrics import DbCounts, RedisSnapshot, ServerCounts, age_percentiles
+from evalcache.metrics import (
+    DbCounts,
+    LatencyRecorder,
+    RedisSnapshot,
+    ServerCounts,
+    age_percentiles,
+)
 from evalcache.results_schema import empty_summary
 from evalcache.runner.oracle import CAUSES
 from evalcache.runner.params import RunParams
@@ -60,6 +67,8 @@ class Measured:
     namespace_bytes: int = 0
     model_hit_rate: float | None = None
     service_times: dict[str, Any] | None = None  # overlap: model means beside real times
+    data_as_of: str = ""  # the seeded data's reference time, ISO-8601 UTC
+    postgres_version: str = ""
 
     @property
     def db(self) -> DbCounts:
@@ -83,6 +92,10 @@ class Measured:
         if isinstance(end, int | float) and isinstance(start, int | float):
             return float(end) - float(start)
         return 0.0
+
+
+def _percentile_ms(hist: HdrHistogram, percentile: float) -> float | None:
+    return hist.get_value_at_percentile(percentile) / 1e6 if hist.get_total_count() else None
 
 
 def _notify_lags(m: Measured) -> tuple[float | None, float | None]:
@@ -173,6 +186,8 @@ def build_summary(
         template_database=m.template,
         outcome_digest=hashlib.sha256(bytes(ex.trace)).hexdigest()[:16],
     )
+    # Cache-off latency per family: the baseline's (a cache-off run's own otherwise).
+    uncached = LatencyRecorder.from_frame(baseline.latency) if baseline is not None else ex.latency
     families: dict[str, Any] = {}
     for family in ex.counters.names():
         fc = ex.counters.family(family)
@@ -180,6 +195,8 @@ def build_summary(
             continue
         hist = ex.latency.histogram(family=family)
         n = hist.get_total_count()
+        hits = ex.latency.histogram(family=family, outcome="hit")
+        base = uncached.histogram(family=family, outcome="uncached")
         families[family] = {
             "reads": fc.reads,
             "hits": fc.hits,
@@ -199,6 +216,9 @@ def build_summary(
             "db_statements": fc.db_statements,
             "errors": fc.errors,
             "model_hit_rate": m.model_hit_rate if family == "user_profile" else None,
+            "hit_p50_ms": _percentile_ms(hits, 50),
+            "hit_p99_ms": _percentile_ms(hits, 99),
+            "uncached_p50_ms": _percentile_ms(base, 50),
         }
     s["families"] = families
     s["write_ops"] = {
@@ -209,4 +229,14 @@ def build_summary(
     }
     s["stale_causes"] = {c: sum(by.get(c, 0) for by in ex.stale_causes.values()) for c in CAUSES}
     s["stale_unjudged"] = ex.stale_unjudged
+    # the plan's "frequently accessed data" (evalcache.metrics.popularity)
+    frequent = ex.key_reads.frequent()
+    s["frequent_hit_rate"] = frequent.hit_rate
+    s["frequent_keys"] = frequent.keys
+    s["frequent_reads"] = frequent.reads
+    s["keys_read"] = frequent.keys_read
+    # provenance: what data and which servers produced these figures
+    s["data_as_of"] = m.data_as_of or None
+    s["postgres_version"] = m.postgres_version or None
+    s["redis_version"] = (m.redis_after.version if m.redis_after is not None else "") or None
     return s
