@@ -78,7 +78,11 @@ def _why(
 ) -> str:
     key, _, label, _ = best
     why = f"Of the {n} configurations run on {workload} under the same conditions"
-    why += f" ({others} other runs of it differ in rate, data or service model)" if others else ""
+    if others:
+        why += (
+            f" ({others} other run{'s' if others > 1 else ''} on {workload}, under other "
+            "conditions such as request rate, data scale or service model, not compared)"
+        )
     why += f", {label} meets the most targets ({key[0]})"
     if second is None:
         return why + "."

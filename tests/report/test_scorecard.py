@@ -273,8 +273,8 @@ def test_scorecard_grid_cells_read_back() -> None:
 
     from evalcache.report.scorecard_chart import COLOURS, scorecard_grid
 
-    runs = pd.DataFrame([_row(run_id="r1"), _row(run_id="r2", param_strategy="seed",
-                                                   latency_hit_p99_ms=80.0)])  # fmt: skip
+    slow = _row(run_id="r2", param_strategy="seed", latency_hit_p99_ms=80.0)
+    runs = pd.DataFrame([_row(run_id="r1"), slow])
     table = scorecard.score_table(runs, FAMS)
     fig = scorecard_grid(table)
     ax = fig.axes[0]
@@ -341,14 +341,16 @@ def test_recommendation() -> None:
 
 
 def test_recommendation_compares_runs_under_the_same_conditions_only() -> None:
-    # A run at another request rate meets more targets but answers another question.
+    # A run at another request rate would win on hit rate but answers another question.
     same = [_row(run_id=f"r{i}", param_rate=20.0, param_strategy=s) for i, s in enumerate("ab")]
-    other = _row(run_id="r9", param_rate=4.0, param_strategy="c", frequent_hit_rate=0.99,
-                 latency_hit_p99_ms=1.0, hit_rate=0.99)  # fmt: skip
+    other = _row(run_id="r9", param_rate=4.0, param_strategy="c", hit_rate=0.99)
     runs = pd.DataFrame([*same, other])
     rec = scorecard.recommend(runs, None, "mixed")
     assert rec.strategy in {"a", "b"} and rec.candidates == 2
-    assert "(1 other runs of it differ in rate, data or service model)" in rec.text
+    assert (
+        "(1 other run on mixed, under other conditions such as request rate, data scale or "
+        "service model, not compared)"
+    ) in rec.text
 
 
 def test_run_scorecard_reads_a_summary_dict() -> None:
