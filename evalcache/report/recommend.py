@@ -1,7 +1,8 @@
 """Which configuration to recommend for a workload, and why, with the numbers.
 
-The configuration meeting the most of the seed plan's targets (:mod:`evalcache.report.scorecard`)
-among the runs of one workload measured under the same conditions (:func:`comparable`).
+Among the runs of one workload measured under the same conditions (:func:`comparable`), the
+configuration meeting the most of the seed plan's targets (:mod:`evalcache.report.scorecard`)
+of those that serve correct answers (> 95 % correct invalidations), see :func:`recommend`.
 """
 
 from __future__ import annotations
@@ -67,38 +68,47 @@ def comparable(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[key == best]
 
 
-def _rank(run: pd.Series, s: pd.DataFrame) -> tuple[int, bool, float, float]:
+def _rank(run: pd.Series, s: pd.DataFrame) -> tuple[bool, int, float, float]:
+    """(passes correctness, targets met, hit rate, -stale-read rate): higher ranks first."""
     met = int((s["passed"] == True).sum())  # noqa: E712
     correct = bool((s.loc[s["key"] == "invalidations", "passed"] == True).any())  # noqa: E712
-    return (met, correct, _num(run, "hit_rate") or 0.0, -(_num(run, "stale_read_rate") or 0.0))
+    return (correct, met, _num(run, "hit_rate") or 0.0, -(_num(run, "stale_read_rate") or 0.0))
 
 
 def _why(
     workload: str, n: int, others: int, best: tuple[Any, ...], second: tuple[Any, ...] | None
 ) -> str:
     key, _, label, _ = best
+    correct, met = key[0], key[1]
     why = f"Of the {n} configurations run on {workload} under the same conditions"
     if others:
         why += (
             f" ({others} other run{'s' if others > 1 else ''} on {workload}, under other "
             "conditions such as request rate, data scale or service model, not compared)"
         )
-    why += f", {label} meets the most targets ({key[0]})"
+    why += (
+        f", {label} meets the most targets ({met}) of those with > 95 % correct invalidations"
+        if correct
+        else f", none has > 95 % correct invalidations; {label} meets the most targets ({met})"
+    )
     if second is None:
         return why + "."
     k2, run2, label2, _ = second
     stale2 = _pct(_num(run2, "stale_read_rate"), 2)
-    if k2[0] < key[0]:
-        return why + f"; the next best, {label2}, meets {k2[0]} (stale reads {stale2})."
+    if k2[0] != correct:  # the best is correct, the next is not
+        return why + (
+            f"; the next, {label2}, meets {k2[1]} but serves {stale2} stale reads: "
+            "correct answers come before targets met."
+        )
+    if k2[1] < met:
+        return why + f"; the next best, {label2}, meets {k2[1]} (stale reads {stale2})."
     if k2 == key:
         return why + (
-            f"; {label2} ties with it on every criterion (targets met, correctness, hit rate, "
+            f"; {label2} ties with it on every criterion (correctness, targets met, hit rate, "
             "stale reads), and the sweep's first is shown."
         )
     reason = (
-        "it passes the correctness target and the other does not"
-        if key[1] and not k2[1]
-        else f"its hit rate is higher ({_pct(key[2])} against {_pct(k2[2])})"
+        f"its hit rate is higher ({_pct(key[2])} against {_pct(k2[2])})"
         if key[2] != k2[2]
         else f"it serves fewer stale reads ({_pct(-key[3], 3)} against {_pct(-k2[3], 3)})"
     )
@@ -108,13 +118,14 @@ def _why(
 def recommend(
     runs: pd.DataFrame, families: pd.DataFrame | None = None, workload: str = "mixed"
 ) -> Recommendation:
-    """The configuration (strategy, TTL scale...) meeting the most targets on ``workload``.
+    """The configuration (strategy, TTL scale...) meeting the most targets on ``workload``
+    among those that pass the correctness target.
 
     Only runs measured under the same conditions compete (:func:`comparable`): a run at
-    another request rate or data scale answers another question. Ties go first to a
-    configuration that passes the correctness target (> 95 % correct invalidations: serving
-    stale data is not bought back by speed), then to the higher hit rate, then to the lower
-    stale-read rate.
+    another request rate or data scale answers another question. A configuration with > 95 %
+    correct invalidations comes before any without, whatever they meet besides (serving
+    stale data is not bought back by speed); then the most targets met, the higher hit rate,
+    the lower stale-read rate.
     """
     on = runs[runs["param_workload"] == workload] if "param_workload" in runs else runs[:0]
     if on.empty:

@@ -330,7 +330,22 @@ def test_recommendation() -> None:
     rec3 = scorecard.recommend(tie, None, "mixed")
     assert (rec3.strategy, rec3.met) == ("tags", 7)
     assert rec3.missed == ("hit rate > 85 % (frequently accessed)",)
-    assert "it passes the correctness target and the other does not" in rec3.text
+    assert "the next, mixed / ttl / ttl×1.0, meets 7 but serves 50.00 % stale reads" in rec3.text
+    # Correctness first: serving stale data is not bought back by meeting more targets.
+    more_but_stale = _row(
+        run_id="r7", param_strategy="seed", stale_read_rate=0.15, frequent_hit_rate=0.9
+    )
+    fewer_but_correct = _row(
+        run_id="r8", param_strategy="tags", frequent_hit_rate=0.8, db_reduction=0.7
+    )
+    gate = pd.DataFrame([more_but_stale, fewer_but_correct])
+    assert list(scorecard.scorecard(gate, None)["targets met"]) == [7, 6]
+    rec5 = scorecard.recommend(gate, None, "mixed")
+    assert (rec5.strategy, rec5.met) == ("tags", 6)
+    assert "meets the most targets (6) of those with > 95 % correct invalidations" in rec5.text
+    # none correct: the most targets met, and the text says none is correct
+    rec6 = scorecard.recommend(gate.iloc[:1], None, "mixed")
+    assert rec6.strategy == "seed" and "none has > 95 % correct invalidations" in rec6.text
     assert scorecard.recommend(runs, None, "nope").strategy is None
     twins = pd.DataFrame(
         [_row(run_id="a", param_strategy="x"), _row(run_id="b", param_strategy="y")]
