@@ -241,6 +241,9 @@ class Summary(_Summary, total=False):
     Ceilings (``ideal_*``): the ideal cache over the same stream (unbounded, never expires,
     always fresh; :mod:`evalcache.runner.ideal`); ``*_efficiency`` is the run's figure over
     the ideal's.
+
+    ``frequent_hit_rate`` is the hit rate on the frequently accessed keys: the most-read keys
+    that together take 80 % of the cacheable reads (:mod:`evalcache.metrics.popularity`).
     """
 
     writes_noop: int
@@ -262,6 +265,13 @@ class Summary(_Summary, total=False):
     hit_efficiency: float | None
     ideal_db_reduction: float | None
     db_efficiency: float | None
+    frequent_hit_rate: float | None
+    frequent_keys: int
+    frequent_reads: int
+    keys_read: int
+    data_as_of: str | None
+    postgres_version: str | None
+    redis_version: str | None
 
 
 #: Every object of a summary, named as ``docs/results-schema.md`` heads its table; names with

@@ -33,6 +33,8 @@ class RedisSnapshot:
         From ``INFO stats``.
     commandstats:
         Command name -> calls.
+    version:
+        ``redis_version`` (a delta keeps the later snapshot's).
     """
 
     commands: int
@@ -43,6 +45,7 @@ class RedisSnapshot:
     keyspace_hits: int = 0
     keyspace_misses: int = 0
     commandstats: dict[str, int] = field(default_factory=dict)
+    version: str = ""
 
     def __sub__(self, before: RedisSnapshot) -> RedisSnapshot:
         names = set(self.commandstats) | set(before.commandstats)
@@ -61,6 +64,7 @@ class RedisSnapshot:
             keyspace_hits=self.keyspace_hits - before.keyspace_hits,
             keyspace_misses=self.keyspace_misses - before.keyspace_misses,
             commandstats={n: c for n, c in calls.items() if c},
+            version=self.version,
         )
 
     def summary(self) -> dict[str, int]:
@@ -91,6 +95,7 @@ def redis_snapshot(client: Any) -> RedisSnapshot:
         keyspace_hits=int(info.get("keyspace_hits", 0)),
         keyspace_misses=int(info.get("keyspace_misses", 0)),
         commandstats=calls,
+        version=str(info.get("redis_version", "")),
     )
 
 

@@ -1,7 +1,9 @@
 """Reports: charts, the seed-plan scorecard, and HTML pages built from a saved sweep.
 
 ``evalcache report --sweep runs/default --out reports`` renders each cell's executed notebook,
-executes the aggregate notebooks (which only read saved results) and writes ``index.html``.
+executes the aggregate notebooks (which only read saved results) and writes ``index.html``,
+which opens with the recommendation and the provenance of the figures (``provenance.json``
+beside it).
 A page that cannot be built is marked failed on the index and the others are still built; the
 command then exits with status 1 (cells that failed in the sweep do not count: their pages
 are built, showing the error, and ``evalcache sweep`` reported them).
@@ -19,6 +21,8 @@ import pandas as pd
 
 from evalcache.report import scorecard
 from evalcache.report.html import Page, ReportSite, render_notebook, write_index
+from evalcache.report.provenance import provenance_json, provenance_lines
+from evalcache.report.recommend import recommend
 from evalcache.results import load_families
 
 __all__ = ["build_reports"]
@@ -126,7 +130,8 @@ def build_reports(
         families = families[families["folder"].isin(runs["folder"])]
     links = [run_pages.get(str(c)) if isinstance(c, str) else None for c in runs.get("cell", [])]
     score = scorecard.scorecard(runs, families) if len(runs) else pd.DataFrame()
-    rec = scorecard.recommend(runs, families, workload).text if len(runs) else ""
+    rec = recommend(runs, families, workload) if len(runs) else ""
+    lines = provenance_lines(record, runs)
     index = write_index(
         out / "index.html",
         f"evalcache report: {record.get('name', '')}",
@@ -135,8 +140,10 @@ def build_reports(
         links,
         score,
         rec,
+        lines,
     )
     (out / "pages.json").write_text(json.dumps([p.__dict__ for p in pages], indent=2), "utf-8")
+    (out / "provenance.json").write_text(provenance_json(lines), "utf-8")
     return ReportSite(index, pages)
 
 

@@ -1,5 +1,8 @@
 """Executed notebooks -> self-contained HTML pages, and ``index.html`` linking them.
 
+The index opens with the answer (the recommended configuration and why, with its numbers)
+and the provenance of the figures, then the scorecard, the pages and the key figures per run.
+
 Everything here reads saved files (a sweep folder's notebooks and run folders); nothing is
 rerun except the aggregate notebooks, which only read saved results. Credentials are scrubbed
 from notebooks before rendering.
@@ -12,11 +15,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from evalcache.settings import mask_url
+
+if TYPE_CHECKING:
+    from evalcache.report.recommend import Recommendation
 
 # scheme://user:password@host... : anything that could carry a password in its userinfo.
 _URL_WITH_PASSWORD = re.compile(
@@ -31,6 +37,7 @@ KEY_COLUMNS: dict[str, str] = {
     "param_ttl_scale": "TTL scale",
     "param_mode": "mode",
     "hit_rate": "hit rate",
+    "frequent_hit_rate": "hit rate, frequent keys",
     "db_reduction": "DB reduction",
     "stale_read_rate": "stale reads",
     "stale_read_rate_upper95": "stale reads, 95 % bound",
@@ -38,7 +45,7 @@ KEY_COLUMNS: dict[str, str] = {
     "errors": "request errors",
     "cache_errors": "cache errors",
 }
-_PERCENT = ("hit_rate", "db_reduction", "stale_read_rate")
+_PERCENT = ("hit_rate", "frequent_hit_rate", "db_reduction", "stale_read_rate")
 _PERCENT_FINE = ("stale_read_rate_upper95",)  # a bound near 0: two decimals
 
 
@@ -145,9 +152,36 @@ def _table_html(df: pd.DataFrame, links: Sequence[str | None] | None = None) -> 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 table{border-collapse:collapse;font-size:0.85em;margin:1em 0}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f0f0} .failed{color:#b00}
+.answer{font-size:1.1em;background:#f4f8f4;border-left:4px solid #1a9850;padding:0.6em 1em}
+dl.answer-detail dt{font-weight:bold;float:left;clear:left;width:9em}
+dl.answer-detail dd{margin:0 0 0.4em 9.5em}
 """
+
+
+def answer_html(recommendation: Recommendation | str) -> str:
+    """The index's opening: the recommended configuration, then each reason with its numbers."""
+    if isinstance(recommendation, str):
+        if not recommendation:
+            return ""
+        return (
+            f"<p class='answer'><strong>Recommendation:</strong> {html.escape(recommendation)}</p>"
+        )
+    if not recommendation.lines:
+        return f"<p class='answer'>{html.escape(recommendation.text)}</p>"
+    (head, first), *rest = recommendation.lines
+    out = [f"<p class='answer'><strong>{html.escape(head)}</strong> {html.escape(first)}</p>"]
+    out.append("<dl class='answer-detail'>")
+    for heading, sentence in rest:
+        out.append(f"<dt>{html.escape(heading)}</dt><dd>{html.escape(sentence)}</dd>")
+    out.append("</dl>")
+    return "".join(out)
+
+
+def provenance_html(lines: Sequence[tuple[str, str]]) -> str:
+    """Provenance as a two-column table (field, value), no row index."""
+    return _table_html(pd.DataFrame(list(lines), columns=["field", "value"]))
 
 
 def write_index(
@@ -157,9 +191,11 @@ def write_index(
     runs: pd.DataFrame,
     run_links: Sequence[str | None],
     score: pd.DataFrame | None,
-    recommendation: str = "",
+    recommendation: Recommendation | str = "",
+    provenance: Sequence[tuple[str, str]] = (),
 ) -> Path:
-    """Write ``index.html``: links to every page, the key figures per run, the scorecard."""
+    """Write ``index.html``: the recommendation and why, the provenance of the figures, the
+    scorecard, links to every page and the key figures per run. Tables carry no row index."""
     items = []
     for p in pages:
         cls = "" if p.status == "ok" else ' class="failed"'
@@ -170,16 +206,21 @@ def write_index(
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+    ]
+    answer = answer_html(recommendation)
+    if answer:
+        parts += ["<h2>Recommendation</h2>", answer]
+    if provenance:
+        parts += ["<h2>Provenance</h2>", provenance_html(provenance)]
+    if score is not None and len(score):
+        parts += ["<h2>Seed plan scorecard</h2>", _table_html(score)]
+    parts += [
         "<h2>Reports</h2><ul>",
         *items,
         "</ul>",
         "<h2>Key figures per run</h2>",
         _table_html(key_figures(runs), run_links) if len(runs) else "<p>No runs found.</p>",
     ]
-    if score is not None and len(score):
-        parts += ["<h2>Seed plan scorecard</h2>", _table_html(score)]
-    if recommendation:
-        parts.append(f"<p><strong>Recommendation:</strong> {html.escape(recommendation)}</p>")
     parts.append("</body></html>")
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(scrub_text("\n".join(parts)), encoding="utf-8")

@@ -244,6 +244,8 @@ def execute(
             res = open_resources(stack, rp, url, redis_url, seeded, ttls, cache_on=cache_on)
             ex = build_executor(rp, spec, res, seeded.spec_names, cache_on=cache_on)
             m = Measured(rp=rp, spec=spec, cache_on=cache_on, warmup_s=warmup, executor=ex)
+            m.data_as_of = datetime.fromtimestamp(seeded.t0, UTC).isoformat()
+            m.postgres_version = seeded.server_version
             m.redis_before = redis_snapshot(res.client)
             # the clock's time at the stream's start (live: the wall clock's)
             origin = seeded.t0 if rp.mode == "virtual" else time.time()

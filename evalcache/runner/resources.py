@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import redis
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from evalcache.cache import DatabaseCache
@@ -77,19 +77,22 @@ class Seeded:
     spec_names: list[str]
     expert_specs: dict[int, tuple[str, ...]]
     t0: float
+    server_version: str = ""  # PostgreSQL's ``server_version``
 
 
 def read_seeded(url: str) -> Seeded:
-    """The workload's id pools, expert specializations and the seed's time (t0) at ``url``."""
+    """The workload's id pools, expert specializations, the seed's time (t0) and the server's
+    version at ``url``."""
     setup = create_engine(url, poolclass=NullPool)
     try:
         with setup.connect() as conn:
             pools, spec_names = map_pools(load_id_pools(conn))
             expert_specs = load_expert_specializations(conn)
             t0 = seed_time(conn)
+            version = str(conn.execute(text("SHOW server_version")).scalar() or "")
     finally:
         setup.dispose()
-    return Seeded(pools, spec_names, expert_specs, t0)
+    return Seeded(pools, spec_names, expert_specs, t0, version)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 from evalcache.domain.repositories import InvalidTransition
 from evalcache.domain.writes import InvalidStateError
 from evalcache.metrics import Counters, LatencyRecorder, StatementCounter, TimeSeries
+from evalcache.metrics.popularity import KeyReads
 from evalcache.runner.oracle import StalenessOracle
 from evalcache.workload.spec import OPERATIONS
 
@@ -81,6 +82,7 @@ class Executor:
         self.latency = LatencyRecorder()
         self.timeseries = TimeSeries(window_s)
         self.trace = bytearray()
+        self.key_reads = KeyReads()  # per-key hits and misses: the frequently accessed keys
         self.stale_ages: list[float] = []
         self.stale_causes: dict[str, dict[str, int]] = {}  # family -> cause -> stale reads
         self.noop_writes = 0
@@ -201,6 +203,8 @@ class Executor:
                     fc.misses += 1
                 else:
                     fc.uncached += 1
+                if outcome != "uncached":
+                    self.key_reads.record((family, *args), outcome == "hit")
                 fc.db_statements += dst
                 self.latency.record(family, outcome, ns)
                 self.stale_unjudged += unjudged

@@ -76,6 +76,8 @@ class Measured:
     ideal: IdealCache | None = None  # the ideal cache over the same stream (cached runs)
     model_hit_rate: float | None = None
     service_times: dict[str, Any] | None = None  # overlap: model means beside real times
+    data_as_of: str = ""  # the seeded data's reference time, ISO-8601 UTC
+    postgres_version: str = ""
 
     @property
     def db(self) -> DbCounts:
@@ -226,6 +228,16 @@ def build_summary(
     s["stale_causes"] = {c: sum(by.get(c, 0) for by in ex.stale_causes.values()) for c in CAUSES}
     s["stale_unjudged"] = ex.stale_unjudged
     _add_ceilings(s, m, baseline)
+    # the plan's "frequently accessed data" (evalcache.metrics.popularity)
+    frequent = ex.key_reads.frequent()
+    s["frequent_hit_rate"] = frequent.hit_rate
+    s["frequent_keys"] = frequent.keys
+    s["frequent_reads"] = frequent.reads
+    s["keys_read"] = frequent.keys_read
+    # provenance: what data and which servers produced these figures
+    s["data_as_of"] = m.data_as_of or None
+    s["postgres_version"] = m.postgres_version or None
+    s["redis_version"] = (m.redis_after.version if m.redis_after is not None else "") or None
     return s
 
 

@@ -2,8 +2,9 @@
 
 Each cell runs the notebook into ``<out>/<cell>/<notebook>.ipynb`` with ``results_dir`` set to
 ``<out>/<cell>/results``; its outcome goes to ``<out>/<cell>/cell.json`` and the whole sweep's to
-``<out>/sweep.json``. Cells in ``live`` mode run one at a time (they measure latency); the others
-run in parallel processes, which import :func:`execute_cell` from this module.
+``<out>/sweep.json``, with the provenance of the invocation (:mod:`evalcache.sweep.provenance`:
+commit, sweep file, machine). Cells in ``live`` mode run one at a time (they measure latency);
+the others run in parallel processes, which import :func:`execute_cell` from this module.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from tqdm import tqdm
 
 from evalcache.errors import ConfigError
 from evalcache.sweep.kernels import kernel_options
+from evalcache.sweep.provenance import sweep_provenance
 from evalcache.sweep.spec import Cell, SweepSpec, run_params
 
 KERNEL_RETRIES = 2
@@ -180,6 +183,7 @@ def run_sweep(
     if jobs < 1:
         raise ConfigError("--jobs", f"must be a positive integer, got {jobs}")
     out.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
     report = SweepReport(spec.name, out)
     if fresh_baseline:
         report.fresh_baselines = forget_cell_baselines(spec.notebook, cells)
@@ -209,7 +213,7 @@ def run_sweep(
             done[c.name] = execute_cell(notebook, c, str(out))
             bar.update(1)
     report.outcomes = [done[c.name] for c in cells]
-    _write_sweep_record(spec, report)
+    _write_sweep_record(spec, report, sweep_provenance(spec.source, started, only))
     return report
 
 
@@ -227,18 +231,29 @@ def forget_cell_baselines(notebook: Path, cells: list[Cell]) -> tuple[int, int]:
     return forget_baselines(run_params(notebook, cells))
 
 
-def _write_sweep_record(spec: SweepSpec, report: SweepReport) -> None:
+def _write_sweep_record(
+    spec: SweepSpec, report: SweepReport, provenance: dict[str, Any] | None = None
+) -> None:
+    """Write ``sweep.json``: the sweep, every cell's outcome and this invocation's
+    provenance; the provenance of earlier invocations stays while cells they ran remain."""
     path = report.out / "sweep.json"
-    previous: dict[str, Any] = {}
+    old: dict[str, Any] = {}
     if path.is_file():  # an --only rerun keeps the other cells' records
-        previous = {c["name"]: c for c in json.loads(path.read_text("utf-8")).get("cells", [])}
+        old = json.loads(path.read_text("utf-8"))
+    previous = {c["name"]: c for c in old.get("cells", [])}
+    kept_old_cells = bool(set(previous) - {o.name for o in report.outcomes})
     for o in report.outcomes:
         previous[o.name] = asdict(o)
+    earlier: list[Any] = []
+    if kept_old_cells and old.get("provenance"):
+        earlier = [*old.get("provenance_earlier", []), old["provenance"]]
     record = {
         "name": spec.name,
         "notebook": str(spec.notebook),
         "description": spec.description,
         "reports": [str(p) for p in spec.reports],
         "cells": list(previous.values()),
+        "provenance": provenance,
+        "provenance_earlier": earlier,
     }
     path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")

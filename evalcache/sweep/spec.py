@@ -51,6 +51,7 @@ class SweepSpec:
     jobs: int | None = None
     reports: tuple[Path, ...] = tuple(Path(p) for p in DEFAULT_REPORTS)
     description: str = ""
+    source: str = ""  # the sweep file it was read from ("" for a mapping)
 
 
 def _fail(path: Path | str, msg: str) -> ConfigError:
@@ -130,6 +131,7 @@ def parse_sweep(data: Any, source: Path | str = "<mapping>", root: Path | None =
         jobs=jobs,
         reports=tuple((root / r).resolve() for r in reports),
         description=str(data.get("description", "")),
+        source="" if str(source) == "<mapping>" else str(source),
     )
 
 

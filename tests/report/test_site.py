@@ -91,7 +91,9 @@ def test_index_links_every_page_and_they_resolve(site: tuple[Path, Path]) -> Non
     assert 'class="failed"' in index and "failed on purpose" in index
     # Key figures: one row per saved run (the failed cell wrote none), rates in percent.
     assert index.count("<tr>") - 1 >= 2 and "hit rate" in index and "Seed plan scorecard" in index
-    assert "Recommendation:" in index
+    # it opens with the answer and the provenance, before the scorecard and the pages
+    heads = [index.index(f"<h2>{h}</h2>") for h in ("Recommendation", "Provenance", "Reports")]
+    assert heads == sorted(heads) and "Recommended</strong> for the mixed workload" in index
 
 
 @pytest.mark.notebook

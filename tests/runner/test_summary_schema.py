@@ -12,6 +12,7 @@ from test_schema_doc import PARQUET, documented_paths
 from evalcache.metrics import wilson_upper
 from evalcache.results_schema import Summary, key_paths, keys, required_keys, unknown_keys
 from evalcache.runner import run
+from evalcache.runner.database import AS_OF
 from evalcache.settings import Settings
 
 SCALE = 0.02  # the template's scale (conftest.SCALE)
@@ -52,3 +53,15 @@ def test_every_written_key_is_in_the_schema_and_documented(
         bound = wilson_upper(figures["stale_reads"], figures["stale_checked"])
         assert figures["stale_read_rate_upper95"] == bound
     assert written["stale_read_rate_upper95"] > (written["stale_read_rate"] or 0.0)
+
+    # The frequently accessed keys hold 80 % of the cacheable reads; hit latencies per family
+    # come from the hits, cache-off ones from the baseline; provenance names data and servers.
+    looked = written["hits"] + written["misses"]
+    assert 0 < written["frequent_keys"] <= written["keys_read"]
+    assert 0.8 * looked <= written["frequent_reads"] <= looked
+    assert 0.0 <= written["frequent_hit_rate"] <= 1.0
+    assert written["data_as_of"] == AS_OF
+    assert written["postgres_version"] and written["redis_version"]
+    for figures in written["families"].values():
+        assert (figures["hit_p99_ms"] is None) == (figures["hits"] == 0)
+        assert figures["uncached_p50_ms"] is not None  # the baseline read this family too

@@ -127,6 +127,9 @@ def fake_summary(params: Mapping[str, Any]) -> dict[str, Any]:
             "p99_ms": 2.0 + 30 * j,
             "db_statements": f_reads - f_hits,
             "model_hit_rate": hit_rate,
+            "hit_p50_ms": 0.1 + 0.01 * j,
+            "hit_p99_ms": 0.5 + j,
+            "uncached_p50_ms": 1.0 + j,
         }
     return {
         "schema_version": 1,
@@ -186,6 +189,14 @@ def fake_summary(params: Mapping[str, Any]) -> dict[str, Any]:
         "stale_read_rate_upper95": wilson_upper(int(stale_checked * stale_rate), stale_checked),
         "stale_age_p99_s": 25.0,
         "cache_errors": 3,
+        "template_database": "evalcache",
+        "frequent_hit_rate": min(0.99, hit_rate + 0.05),
+        "frequent_keys": 120,
+        "frequent_reads": 16_000,
+        "keys_read": 900,
+        "data_as_of": "2025-01-06T00:00:00+00:00",
+        "postgres_version": "16.4",
+        "redis_version": "7.2.4",
     }
 
 
