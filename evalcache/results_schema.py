@@ -251,6 +251,7 @@ class Summary(_Summary, total=False):
     stale_read_rate_upper95: float | None
     stale_age_p99_s: float | None
     db_server: DbServer | None
+    db_statements_server_note: str | None
     baseline_reused: bool
     cache_errors: int
     max_lag_s: float | None
@@ -272,6 +273,9 @@ class Summary(_Summary, total=False):
     data_as_of: str | None
     postgres_version: str | None
     redis_version: str | None
+    oracle_loads_checked: int | None
+    oracle_errors: int | None
+    oracle_error_example: str | None
 
 
 #: Every object of a summary, named as ``docs/results-schema.md`` heads its table; names with

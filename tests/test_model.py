@@ -83,3 +83,49 @@ def test_model_matches_simulation_within_one_point(ttl: float, write_ratio: floa
     assert (
         abs(predicted_hit_rate(rate, probs, 2 * ttl) - predicted_hit_rate(rate, probs, ttl)) > 0.01
     )
+
+
+def test_refresh_lifetime_closed_form() -> None:
+    mu, ttl = 0.3, 4.0
+    assert float(expected_lifetime(ttl, mu, refresh=True)) == pytest.approx(
+        (math.exp(mu * ttl) - 1) / mu
+    )
+    assert float(expected_lifetime(ttl, 1e-12, refresh=True)) == pytest.approx(ttl)
+    lam = 2.0
+    ed = (math.exp(mu * ttl) - 1) / mu
+    held = float(hit_probability(lam, ttl, mu, write_effect="refresh_held"))
+    assert held == pytest.approx((lam + mu) * ed / (1 + (lam + mu) * ed))
+    # "none" ignores writes; "family" takes the full write rate on every key
+    assert float(hit_probability(lam, ttl, 5.0, write_effect="none")) == pytest.approx(8 / 9)
+    p = np.array([0.75, 0.25])
+    assert predicted_hit_rate(10.0, p, 1.0, write_rate=2.0, write_effect="family") == (
+        pytest.approx(predicted_hit_rate(10.0, p, 1.0, write_rates=[2.0, 2.0]))
+    )
+    with pytest.raises(ConfigError, match="accepted: none, key, family"):
+        predicted_hit_rate(1.0, [1.0], 1.0, write_effect="delete")
+
+
+@pytest.mark.parametrize("ttl", [2.0, 30.0])
+@pytest.mark.parametrize(
+    ("effect", "write_ratio"),
+    [("none", 0.2), ("family", 0.01), ("refresh", 0.2), ("refresh_held", 0.2), ("refresh", 0.5)],
+)
+def test_write_effects_match_simulation_within_one_point(
+    ttl: float, effect: str, write_ratio: float
+) -> None:
+    gen, t, keys, reads = _stream(write_ratio)
+    hits, n = simulate_ttl_cache(
+        t[reads], keys[reads], ttl,
+        write_times=t[~reads], write_keys=keys[~reads], warmup_s=2 * ttl, write_effect=effect,
+    )  # fmt: skip
+    probs = gen.popularity("users").probabilities()
+    rate = gen.spec.rate
+    model = predicted_hit_rate(
+        rate * (1 - write_ratio), probs, ttl, write_rate=rate * write_ratio, write_effect=effect
+    )
+    assert abs(hits / n - model) < 0.01, (hits / n, model)
+    # each effect is a different prediction: delete-on-write is off by more than the tolerance
+    key = predicted_hit_rate(
+        rate * (1 - write_ratio), probs, ttl, write_rate=rate * write_ratio, write_effect="key"
+    )
+    assert abs(model - key) > 0.01, (model, key)

@@ -18,6 +18,8 @@ SAVEPOINT, RELEASE, DEALLOCATE ALL, DISCARD: psycopg issues these itself and no 
 sees them), and excluding statements that failed (the server counts only completed ones, and so
 does the runner; failures are counted apart as ``errors``), with the probe's own session untracked
 (``SET pg_stat_statements.track = 'none'``); it is ``None`` when the extension is not loaded.
+The probe says why in words when the server cannot count (``statements_note``; the summary's
+``db_statements_server_note``).
 ``pg_stat_database`` (transactions, tuples) and ``pg_stat_user_tables`` (scans, tuple writes)
 deltas are reported as well, always: they are load proxies, not statement counts (a join scans
 several tables; one transaction holds several statements), and they are only exact after the
@@ -240,15 +242,32 @@ class ServerStatsProbe:
 
     def __init__(self, url: str, *, create_extension: bool = True) -> None:
         self._conn = psycopg.connect(_libpq_url(url), autocommit=True)
+        #: Why the server cannot count statements, in words (``None`` when it can).
+        self.statements_note: str | None = None
         preload = self._scalar("SELECT current_setting('shared_preload_libraries')")
         self.has_statements = "pg_stat_statements" in str(preload)
-        if self.has_statements:
+        database = self._scalar("SELECT current_database()")
+        if not self.has_statements:
+            self.statements_note = (
+                "the PostgreSQL server does not load pg_stat_statements "
+                f"(shared_preload_libraries = {str(preload)!r}), so it cannot count statements"
+            )
+        else:
+            problem = ""
             if create_extension:
-                self._conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                try:
+                    self._conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                except psycopg.Error as exc:  # e.g. not allowed to create extensions
+                    problem = f": {str(exc).strip()}"
             installed = self._scalar(
                 "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'"
             )
             self.has_statements = bool(installed)
+            if not installed:
+                self.statements_note = (
+                    "the PostgreSQL server loads pg_stat_statements but the extension is not "
+                    f"installed in database {database!r}{problem}"
+                )
         if self.has_statements:
             # This session's own queries must not count as application load.
             self._conn.execute("SET pg_stat_statements.track = 'none'")

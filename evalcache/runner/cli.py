@@ -32,6 +32,8 @@ KEY_FIGURES = (
     "db_statements_baseline",
     "db_reduction",
     "baseline_reused",
+    "oracle_loads_checked",
+    "oracle_errors",
     "errors",
     "cache_errors",
     "saturated",
@@ -103,6 +105,10 @@ def run_cli(args: argparse.Namespace) -> int:
                 f"{'latency ' + outcome:<{width}}  p50 {_fmt(lat[outcome]['p50_ms'])} ms, "
                 f"p99 {_fmt(lat[outcome]['p99_ms'])} ms (n={lat[outcome]['count']})"
             )
+    # what a null or a non-zero above means, in words
+    for key in ("db_statements_server_note", "oracle_error_example"):
+        if s.get(key):
+            print(f"{key}: {s[key]}")
     if result.folder is not None:
         print(f"{'saved':<{width}}  {result.folder}")
     return 0

@@ -65,19 +65,35 @@ from evalcache.strategies import strategy_class
 from evalcache.workload import WorkloadGenerator, WorkloadSpec
 
 
+def model_write_effect(rp: RunParams) -> str:
+    """What a write does to entries in ``rp``'s run, as the TTL model knows it.
+
+    The strategy's ``write_effect``; a ``write_through`` rewrite reaches every entry Redis
+    still holds, and on a virtual clock Redis holds entries past their TTL (it only bounds
+    memory), so there an expired entry is rewritten too (``refresh_held``).
+    """
+    effect = strategy_class(rp.strategy).write_effect
+    return "refresh_held" if effect == "refresh" and rp.mode == "virtual" else effect
+
+
 def model_hit_rate(
     rp: RunParams, spec: WorkloadSpec, gen: WorkloadGenerator, ttl: float
 ) -> float | None:
-    """The TTL-cache model's prediction for the ``synthetic`` workload (``None`` otherwise)."""
+    """The TTL-cache model's prediction for the ``synthetic`` workload (``None`` otherwise).
+
+    Every synthetic write updates a user's profile, so it reaches the family's tables: for a
+    ``family`` strategy each entry sees every write, otherwise its own key's share
+    (:mod:`evalcache.model`).
+    """
     if spec.name != "synthetic" or rp.refresh != "none" or not rp.cache:
         return None
     _, rates = gen.key_rates("read:user_profile")
     read_rate = float(rates.sum())
     probs = gen.popularity("users").probabilities()
-    # a strategy that leaves entries in place on a write gives the model no delete rate
-    misses = strategy_class(rp.strategy).misses_after_write
-    mu = spec.rate * spec.write_ratio if misses else 0.0
-    return predicted_hit_rate(read_rate, probs, ttl, write_rate=mu)
+    mu = spec.rate * spec.write_ratio
+    return predicted_hit_rate(
+        read_rate, probs, ttl, write_rate=mu, write_effect=model_write_effect(rp)
+    )
 
 
 def run_warmup(rp: RunParams) -> float:
@@ -215,9 +231,14 @@ def measure_end(m: Measured, res: RunResources) -> None:
         m.cache_end, m.family_end = cache.stats(), cache.family_stats()
     m.server_end = res.probe.settle(res.app)
     m.has_server_statements = res.probe.has_statements
+    m.server_statements_note = res.probe.statements_note
     m.commands_end = res.commands.value
     if res.hooks is not None:
         m.service_times = res.hooks.service_times()
+    if res.oracle is not None:
+        o = res.oracle
+        m.oracle_loads_checked, m.oracle_errors = o.loads_checked, o.errors
+        m.oracle_error_example = o.error_example
     m.redis_after = redis_snapshot(res.client)
     if cache is not None:
         m.namespace_keys, m.namespace_bytes, m.family_bytes = live_footprint(res.client, cache)

@@ -21,6 +21,7 @@ from evalcache.clock import Clock, SystemClock, VirtualClock
 from evalcache.domain.pools import load_expert_specializations, load_id_pools
 from evalcache.domain.readspecs import TTLSettings
 from evalcache.domain.repositories import CachedRepository
+from evalcache.domain.truth import Truth
 from evalcache.metrics import CommandCount, ServerStatsProbe, StatementCounter, count_commands
 from evalcache.runner.database import seed_time
 from evalcache.runner.des import Simulation
@@ -196,7 +197,7 @@ def open_resources(
     stack.callback(oracle_engine.dispose)
     oracle = None
     if cache_on and rp.stale_sample > 0:
-        oracle = StalenessOracle(repo.fresh, oracle_engine, rp.stale_sample, rp.seed)
+        oracle = StalenessOracle(Truth(clock), oracle_engine, rp.stale_sample, rp.seed)
         stack.callback(oracle.close)
         oracle.start = seeded.t0 if virtual_mode else time.time()
         # stale-read causes: loads reported by the repository, stores by the cache

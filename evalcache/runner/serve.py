@@ -245,6 +245,9 @@ class Executor:
         except Exception:  # any failure is a counted error, the run goes on
             error = True
             self._failed()
+        finally:
+            if self.oracle is not None:
+                self.oracle.write_ended()
         ns = clock_ns() - (t0_ns or start)
         if not error:
             self.consecutive_errors = 0

@@ -60,6 +60,7 @@ class Measured:
     server_start: ServerCounts | None = None
     server_end: ServerCounts | None = None
     has_server_statements: bool = False
+    server_statements_note: str | None = None  # why the server cannot count, in words
     cache_start: dict[str, int] = field(default_factory=dict)
     cache_end: dict[str, int] = field(default_factory=dict)
     family_start: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -75,6 +76,10 @@ class Measured:
     family_bytes: dict[str, KeyUsage] = field(default_factory=dict)  # live entries by family
     ideal: IdealCache | None = None  # the ideal cache over the same stream (cached runs)
     model_hit_rate: float | None = None
+    # loader against truth (StalenessOracle); None without an oracle
+    oracle_loads_checked: int | None = None
+    oracle_errors: int | None = None
+    oracle_error_example: str | None = None
     service_times: dict[str, Any] | None = None  # overlap: model means beside real times
     data_as_of: str = ""  # the seeded data's reference time, ISO-8601 UTC
     postgres_version: str = ""
@@ -153,6 +158,16 @@ def build_summary(
         model_hit_rate=m.model_hit_rate,
         latency=ex.latency.summary(),
     )
+    if m.server_statements_note is not None:
+        s["db_statements_server_note"] = (
+            f"{m.server_statements_note}: db_statements_server is null and the runner's count "
+            "(db_statements) is not checked against the server's. Preload it "
+            "(shared_preload_libraries = 'pg_stat_statements', then restart the server and "
+            "CREATE EXTENSION pg_stat_statements), or run on the embedded PostgreSQL evalcache "
+            "starts when no server is configured, which has it."
+        )
+    else:
+        s["db_statements_server_note"] = None
     if baseline is not None:
         base = baseline.statements
         s["db_statements_baseline"] = base
@@ -238,6 +253,9 @@ def build_summary(
     s["data_as_of"] = m.data_as_of or None
     s["postgres_version"] = m.postgres_version or None
     s["redis_version"] = (m.redis_after.version if m.redis_after is not None else "") or None
+    s["oracle_loads_checked"] = m.oracle_loads_checked
+    s["oracle_errors"] = m.oracle_errors
+    s["oracle_error_example"] = m.oracle_error_example
     return s
 
 

@@ -179,8 +179,11 @@ class InvalidationStrategy(Protocol):
     Behaviour flags
     ---------------
     race_free: a value loaded before a concurrent write's invalidation is never left cached.
-    misses_after_write: a write makes the affected entries miss (``ttl`` does nothing,
-        ``write_through`` rewrites them); the TTL model then has a delete rate.
+    write_effect: what a write does to the entries it makes stale, as the TTL model
+        (``evalcache.model.WRITE_EFFECTS``) knows it: ``key`` deletes them (the next read
+        misses), ``family`` deletes every entry of each family whose tables it wrote, whatever
+        the id (``pattern``, ``table``), ``refresh`` rewrites them (``write_through``: no miss
+        after a write), ``none`` leaves them to their TTL (``ttl``).
     refreshes: fills go through ``get_or_load``, so refresh ahead applies.
     refresh_modes: the run parameter ``refresh`` values the strategy honours (``none``
         always; a run asking for another is refused rather than silently never refreshing).
@@ -188,7 +191,7 @@ class InvalidationStrategy(Protocol):
 
     name: str
     race_free: bool
-    misses_after_write: bool
+    write_effect: str
     refreshes: bool
     refresh_modes: tuple[str, ...]
 

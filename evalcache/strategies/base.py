@@ -25,7 +25,7 @@ class BaseStrategy:
 
     name = "base"
     race_free = True
-    misses_after_write = True
+    write_effect = "key"
     refreshes = True
     refresh_modes: tuple[str, ...] = ("none", "threshold", "xfetch")
 

@@ -12,6 +12,7 @@ class PatternStrategy(BaseStrategy):
 
     name = "pattern"
     race_free = True  # SCAN sees a lease that exists throughout it and deletes it
+    write_effect = "family"  # every id of an affected family
 
     def invalidate(self, event: WriteEvent) -> int:
         deps = self.host.deps

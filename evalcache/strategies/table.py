@@ -13,6 +13,7 @@ class TableStrategy(CounterKeyed):
 
     name = "table"
     counter_prefix = "tv"
+    write_effect = "family"  # a table's version is shared by every entry reading it
 
     def counters(self, spec: ReadSpec) -> tuple[str, ...]:
         return spec.tables

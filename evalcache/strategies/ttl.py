@@ -10,5 +10,5 @@ class TTLStrategy(BaseStrategy):
 
     name = "ttl"
     race_free = False  # nothing is invalidated, so there is no invalidation to race with
-    misses_after_write = False
+    write_effect = "none"
     invalidates = False  # its stale reads are TTL-only (the staleness oracle's causes)

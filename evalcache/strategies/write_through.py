@@ -18,7 +18,7 @@ class WriteThroughStrategy(BaseStrategy):
     """Recompute and overwrite the affected entries that exist, on every write."""
 
     name = "write_through"
-    misses_after_write = False
+    write_effect = "refresh"
 
     def __init__(self) -> None:
         super().__init__()

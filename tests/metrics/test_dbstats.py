@@ -132,8 +132,13 @@ def test_probe_on_a_server_without_pg_stat_statements(pg_database_url: str) -> N
         delta = probe.settle(engine) - before
     if probe.has_statements:  # pragma: no cover - a server that does preload it
         assert delta.statements is not None and delta.statements >= 2
+        assert probe.statements_note is None
     else:
         assert delta.statements is None and delta.dealloc is None
+        # and it says why, in words
+        assert probe.statements_note is not None
+        assert "does not load pg_stat_statements" in probe.statements_note
+        assert "shared_preload_libraries = " in probe.statements_note
     assert delta.n_tup_ins == 30 and delta.n_tup_upd == 10
     assert delta.xact_commit >= 1
     with engine.begin() as conn:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from evalcache.cache import DatabaseCache
 from evalcache.domain.repositories import CachedRepository
+from evalcache.domain.truth import Truth
 from evalcache.runner.des import Simulation
 from evalcache.runner.oracle import StalenessOracle
 from evalcache.runner.overlap import ServiceModel, SimHooks, SimQueuePool
@@ -60,7 +61,7 @@ def _run(
     out: dict[str, Any] = {"hits": 0, "stale_hits": 0, "latency": [], "outcomes": []}
     # the runner's oracle, wired as the runner wires it: loads from the repository, stores
     # from the cache, so each stale hit gets a cause
-    oracle = StalenessOracle(repo.fresh, truth, 1.0, 0)
+    oracle = StalenessOracle(Truth(sim.clock), truth, 1.0, 0)
     oracle.now, oracle.start = sim.clock.now, START
     repo.load_observer = oracle.loaded
     cache.observe_stores(oracle.stored)

@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 
 from evalcache.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
 from evalcache.errors import ConfigError, ServiceError
+from evalcache.metrics import ServerStatsProbe
+from evalcache.runner.database import database_copy
 from evalcache.services import _libpq, resolve, services_session, stop_started
 from evalcache.settings import Settings, mask_url
 
@@ -112,8 +114,15 @@ def test_embedded_servers_start_serve_and_stop(tmp_path: Path) -> None:
         assert svc.postgres.source == "embedded" and svc.redis.source == "embedded"
         with psycopg.connect(_libpq(svc.database_url)) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == ("evalcache",)
-            # embedded PostgreSQL preloads pg_stat_statements (server-side statement counts)
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        # embedded PostgreSQL preloads pg_stat_statements and every database has the
+        # extension already (server-side statement counts): the probe need not create it,
+        # and the database the runner copies for a run has it too
+        with ServerStatsProbe(svc.database_url, create_extension=False) as probe:
+            assert probe.has_statements and probe.statements_note is None
+            assert probe.snapshot().statements is not None
+        with database_copy(svc.database_url) as copy, psycopg.connect(_libpq(copy)) as conn:
+            calls = conn.execute("SELECT count(*) FROM pg_stat_statements").fetchone()
+            assert calls is not None and calls[0] >= 0
         client = redis.Redis.from_url(svc.redis_url)
         assert client.set("k", "v") and client.get("k") == b"v"
         client.close()

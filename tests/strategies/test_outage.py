@@ -100,7 +100,8 @@ def test_outage_mid_stream(name: str, own_redis: Any, seeded_engine: Engine, hot
 def test_flags_are_class_attributes() -> None:
     # the runner and the model read behaviour from the class, never from a list of names
     flags = {n: strategy_class(n) for n in strategy_names()}
-    assert not flags["ttl"].misses_after_write and not flags["write_through"].misses_after_write
-    assert flags["tags"].misses_after_write and flags["generation"].misses_after_write
+    assert flags["ttl"].write_effect == "none" and flags["write_through"].write_effect == "refresh"
+    assert flags["tags"].write_effect == flags["generation"].write_effect == "key"
+    assert flags["pattern"].write_effect == flags["table"].write_effect == "family"
     assert not flags["seed"].race_free and not flags["explicit"].race_free
     assert flags["lease"].race_free and not flags["explicit"].refreshes
