@@ -4,6 +4,13 @@ Inputs are the results contract's tables: a run's ``timeseries`` and ``latency``
 ``summary`` dict, or the sweep tables from :func:`evalcache.sweep.collect` (one row per run) and
 ``evalcache.results.load_families`` (one row per run and query family). Rates are drawn in
 percent. Every figure has a title, labelled axes with units and a legend where it has series.
+
+Charts that compare strategies, TTL scales or workloads draw one facet per group of runs that
+differ only in what is compared (:func:`comparable_groups`, titled with what the group holds
+fixed): never a mean over unlike cells. A strategy has one colour on every chart
+(:func:`strategy_colour`); names sit on horizontal bars' y axes, where they cannot collide.
+Those charts return a :class:`ChartFigure`, whose ``data`` is the tidy frame drawn, which the
+notebooks save beside the page (:class:`PageData`) and link from the chart's :func:`caption`.
 """
 
 from __future__ import annotations
@@ -324,8 +331,7 @@ def tradeoff_frontier(
     """
     need = ["stale_read_rate", "db_reduction"]
     data = runs.dropna(subset=need) if set(need) <= set(runs.columns) else runs[:0]
-    cols = [c for v in vary for c in resolve_vary(v)]
-    groups = comparable_groups(data, cols)
+    groups = comparable_groups(data, vary)
     title = "Trade-off: database load saved versus staleness"
     if not groups:
         fig, ax = _figure()
@@ -403,7 +409,9 @@ def _colour_ticks(ax: Any, tab: pd.DataFrame) -> None:
 def _value_text(v: float, percent: bool) -> str:
     if np.isnan(v):
         return "n/a"
-    return f"{v:.1f}" if percent else f"{v:.3g}"
+    if percent:
+        return f"{v:.1f}"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"  # 2,000 rather than 2e+03
 
 
 def _set_xlim(ax: Any, vals: np.ndarray) -> None:

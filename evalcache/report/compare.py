@@ -86,12 +86,12 @@ TITLE_WIDTH = 95  # characters per title line: fits a 9-inch figure at the title
 
 
 def resolve_vary(vary: str | Sequence[str]) -> tuple[str, ...]:
-    """``param_*`` columns for ``vary``: a preset name (:data:`PRESETS`) or parameter names."""
-    if isinstance(vary, str):
-        names = PRESETS.get(vary.removeprefix("param_"), (vary,))
-    else:
-        names = tuple(vary)
-    return tuple(n if n.startswith("param_") else f"param_{n}" for n in names)
+    """``param_*`` columns for ``vary``: parameter names, a preset name (:data:`PRESETS`)
+    standing for its parameters (``("strategy", "ttl_scale")``: the strategy, its settings and
+    the TTL scale)."""
+    names = [vary] if isinstance(vary, str) else list(vary)
+    cols = [c for n in names for c in PRESETS.get(n.removeprefix("param_"), (n,))]
+    return tuple(dict.fromkeys(c if c.startswith("param_") else f"param_{c}" for c in cols))
 
 
 def value_key(value: Any) -> str:
@@ -166,6 +166,7 @@ class Group:
     runs: pd.DataFrame
     variants: list[str]
     repeats: int
+    vary: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -179,6 +180,22 @@ class Group:
         if self.repeats < 2:
             return text
         return f"{text}\n{how} over up to {self.repeats} runs that differ only in seed"
+
+    def run_labels(self) -> pd.Series:
+        """Per run: the title and every compared setting it has (its own settings only when
+        set), for listing runs of several groups in one table (``mixed · ... · tags · TTL ×1``).
+        """
+        unset = {"None", value_key(0), repr("none")}
+
+        def label(row: pd.Series) -> str:
+            shown = [
+                describe_param(c, row[c])
+                for c in self.vary
+                if c in row and (c not in OWNED or value_key(row[c]) not in unset)
+            ]
+            return join_phrases([self.title, *shown])
+
+        return self.runs.apply(label, axis=1)
 
     def table(self, metrics: Sequence[str], axis: str | None = None) -> pd.DataFrame:
         """Per variant (and ``axis`` value): mean ``metrics`` over repeats, in drawing order.
@@ -259,6 +276,7 @@ def comparable_groups(
                 runs.drop(columns=["_group", "_variant"]),
                 list(dict.fromkeys(lbl for _, lbl in order)),
                 repeats,
+                cols,
             )
         )
     return name_groups(out)

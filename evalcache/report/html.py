@@ -72,7 +72,11 @@ def _data_section(files: Sequence[str]) -> str:
     items = "".join(
         f'<li><a href="{html.escape(f)}">{html.escape(Path(f).name)}</a></li>' for f in files
     )
-    return f'<section class="data-files"><h2>Data behind this page</h2><ul>{items}</ul></section>'
+    style = "font-family:system-ui,sans-serif;font-size:0.9em;margin:1em 2em"
+    return (
+        f'<section class="data-files" style="{style}"><h2>Data behind this page</h2>'
+        f"<ul>{items}</ul></section>"
+    )
 
 
 def render_notebook(

@@ -70,9 +70,14 @@ class PageData:
         return data_folder(Path(self.sweep_dir) / REPORTS_DIR, self.page)
 
     def save(self, name: str, frame: pd.DataFrame) -> list[DataFile]:
-        """Write ``frame`` as ``<name>.csv`` (and ``<name>.parquet`` when pyarrow is there)."""
+        """Write ``frame`` as ``<name>.csv`` (and ``<name>.parquet`` when pyarrow is there).
+
+        An empty frame (a chart that found nothing to draw) writes nothing and links nothing.
+        """
         if not _NAME.fullmatch(name):
             raise ValueError(f"data file name {name!r}: letters, digits, '-', '_' and '.' only")
+        if frame.empty:
+            return []
         self.folder.mkdir(parents=True, exist_ok=True)
         href = f"{DATA_DIR}/{self.page}/{name}"
         frame.to_csv(self.folder / f"{name}.csv", index=False)

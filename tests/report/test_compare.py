@@ -142,6 +142,20 @@ def test_strategy_settings_are_bars_of_one_facet_labelled_where_they_matter() ->
     ]
 
 
+def test_runs_without_a_counterpart_are_labelled_by_every_setting() -> None:
+    runs = pd.DataFrame(
+        [
+            _run("tags", "browse", 0.5, refresh="none", notify_lag=0.0),
+            _run("seed", "hot", 0.5, refresh="threshold", notify_lag=0.0),
+        ]
+    )
+    groups = compare.comparable_groups(runs, ("strategy", "ttl_scale"), min_variants=1)
+    assert [list(g.run_labels()) for g in groups] == [
+        ["browse · 20 req/s · data ×0.1 · tags · TTL ×1"],
+        ["hot · 20 req/s · data ×0.1 · seed · refresh threshold · TTL ×1"],
+    ]
+
+
 def test_metric_vs_ttl_draws_one_panel_per_like_group() -> None:
     rows = [
         _run(s, "mixed", h * t / 4, ttl_scale=t)
@@ -335,5 +349,7 @@ def test_page_data_writes_csv_and_parquet_and_the_caption_links_them(tmp_path: P
         "Hit rate per strategy. Data: [CSV](data/strategies/outcomes.csv), "
         "[Parquet](data/strategies/outcomes.parquet)."
     )
+    assert PageData(tmp_path, "p").save("nothing", pd.DataFrame()) == []
+    assert not (tmp_path / "_reports" / "data" / "p").exists()
     with pytest.raises(ValueError, match="letters, digits"):
         PageData(tmp_path, "p").save("../escape", fig.data)
