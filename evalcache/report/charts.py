@@ -382,8 +382,6 @@ def _lines(labels: Sequence[str]) -> int:
 def _facet_figure(heights: Sequence[float], title: str) -> tuple[ChartFigure, list[Any]]:
     """A figure of stacked sub-figures (one per like-for-like group), ``heights`` in inches."""
     fig = ChartFigure(figsize=(WIDTH, sum(heights) + 0.5), layout="constrained")
-    # room between side-by-side panels: one panel's last tick label must not meet the next's
-    fig.get_layout_engine().set(wspace=0.08)  # type: ignore[union-attr,call-arg]
     subs = fig.subfigures(len(heights), 1, height_ratios=list(heights), squeeze=False)[:, 0]
     fig.suptitle(title, fontweight="bold")
     return fig, list(subs)
