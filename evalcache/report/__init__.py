@@ -3,7 +3,9 @@
 ``evalcache report --sweep runs/default --out reports`` renders each cell's executed notebook,
 executes the aggregate notebooks (which only read saved results) and writes ``index.html``,
 which opens with the recommendation and the provenance of the figures (``provenance.json``
-beside it).
+beside it). The data an aggregate page charts (``<sweep>/_reports/data/<page>/``, written by the notebook
+through :class:`evalcache.report.page.PageData`) is copied to ``<out>/data/<page>/`` and linked
+from the page.
 A page that cannot be built is marked failed on the index and the others are still built; the
 command then exits with status 1 (cells that failed in the sweep do not count: their pages
 are built, showing the error, and ``evalcache sweep`` reported them).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ import pandas as pd
 
 from evalcache.report import scorecard
 from evalcache.report.html import Page, ReportSite, render_notebook, write_index
+from evalcache.report.page import REPORTS_DIR, data_folder
 from evalcache.report.provenance import provenance_json, provenance_lines
 from evalcache.report.recommend import recommend
 from evalcache.results import load_families
@@ -50,12 +54,23 @@ def _execute_aggregate(notebook: Path, sweep_dir: Path, dest: Path) -> tuple[str
     return "ok", ""
 
 
-def _render(src: Path, dest: Path, title: str) -> str:
+def _copy_data(src: Path, dest: Path) -> list[str]:
+    """Copy a page's data files (``_reports/data/<page>``) beside its HTML page; their links
+    relative to the page, as the notebook wrote them (``data/<page>/<name>``)."""
+    shutil.rmtree(dest, ignore_errors=True)  # files of charts the page no longer draws
+    if not src.is_dir():
+        return []
+    shutil.copytree(src, dest)
+    root = dest.parent.parent
+    return sorted(p.relative_to(root).as_posix() for p in dest.rglob("*") if p.is_file())
+
+
+def _render(src: Path, dest: Path, title: str, data: list[str] | None = None) -> str:
     """Render one page; the error text when it could not be, else ``""``."""
     if not src.is_file():
         return f"notebook {src} not found"
     try:
-        render_notebook(src, dest, title=title)
+        render_notebook(src, dest, title=title, data_files=data or [])
     except Exception as exc:  # an unreadable notebook spoils its page only, not the report
         return f"rendering {src} failed: {type(exc).__name__}: {exc}"
     return ""
@@ -103,13 +118,15 @@ def build_reports(
             continue
         run_pages[cell["name"]] = href
         pages.append(Page(f"run {cell['name']}", href, status, detail))
-    agg_dir = sweep_dir / "_reports"
+    agg_dir = sweep_dir / REPORTS_DIR
     agg_dir.mkdir(exist_ok=True)
     aggregates = 0  # aggregate pages are listed first, in the sweep's order
     for nb_path in map(Path, record.get("reports", [])):
         dest = agg_dir / nb_path.name
+        data_dir = data_folder(agg_dir, nb_path.stem)
         status, detail = ("ok", "")
         if execute:
+            shutil.rmtree(data_dir, ignore_errors=True)  # what this execution saves, only
             if nb_path.is_file():
                 status, detail = _execute_aggregate(nb_path, sweep_dir, dest)
             else:
@@ -117,7 +134,8 @@ def build_reports(
         elif not dest.is_file():
             continue  # nothing executed earlier: nothing to render, and nothing was asked
         href = f"{nb_path.stem}.html"
-        problem = _render(dest, out / href, nb_path.stem) if dest.is_file() else ""
+        data = _copy_data(data_dir, data_folder(out, nb_path.stem))
+        problem = _render(dest, out / href, nb_path.stem, data) if dest.is_file() else ""
         if problem:
             status, detail = "failed", "; ".join(d for d in (detail, problem) if d)
         page = Page(nb_path.stem, href, status, detail, built=status == "ok")

@@ -4,30 +4,60 @@ Inputs are the results contract's tables: a run's ``timeseries`` and ``latency``
 ``summary`` dict, or the sweep tables from :func:`evalcache.sweep.collect` (one row per run) and
 ``evalcache.results.load_families`` (one row per run and query family). Rates are drawn in
 percent. Every figure has a title, labelled axes with units and a legend where it has series.
+
+Charts that compare strategies, TTL scales or workloads draw one facet per group of runs that
+differ only in what is compared (:func:`comparable_groups`, titled with what the group holds
+fixed): never a mean over unlike cells. A strategy has one colour on every chart
+(:func:`strategy_colour`); names sit on horizontal bars' y axes, where they cannot collide.
+Those charts return a :class:`ChartFigure`, whose ``data`` is the tidy frame drawn, which the
+notebooks save beside the page (:class:`PageData`) and link from the chart's :func:`caption`.
 """
 
 from __future__ import annotations
 
 import base64
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from evalcache.metrics.latency import recorded_values
 from evalcache.metrics.timeseries import COUNT_COLUMNS
+from evalcache.report.compare import TITLE_WIDTH, name_groups, resolve_vary, tidy, value_key
+from evalcache.report.compare import comparable_groups as comparable_groups
+from evalcache.report.page import PageData as PageData
+from evalcache.report.page import caption as caption
+from evalcache.report.style import CACHE_OFF_COLOUR, CAUSE_COLOURS, LINESTYLES, MARKERS
+from evalcache.report.style import STRATEGY_COLOURS as STRATEGY_COLOURS
+from evalcache.report.style import strategy_colour as strategy_colour
 from evalcache.results_schema import StaleCauses, keys
 
 WIDTH = 9.0  # inches: readable at report width (~900 px at 100 dpi)
 TIME_COLUMN = "window_start_s"  # the time series' window start (metrics.TIMESERIES_COLUMNS)
 OUTCOME_ORDER = ("hit", "miss", "uncached")
 SEED_FIRST = ("seed",)
+TTL = "param_ttl_scale"
+TTL_LABEL = "TTL scale (× seed plan TTLs)"
+STALE_LABEL = "stale-read rate (% of checked reads)"
+BAR_IN = 0.3  # inches per bar (per line of its label) in the horizontal bar charts
+LABEL_WRAP = 24  # characters per line of a bar's label
+BURST_COLOUR = "#f3e3b3"  # a flash crowd's burst window: no strategy's colour
 
 
-def _figure(height: float = 4.5, ncols: int = 1) -> tuple[Figure, Any]:
-    fig = Figure(figsize=(WIDTH, height), layout="constrained")
+class ChartFigure(Figure):
+    """A figure and the tidy frame it draws (``data``), which a page saves beside it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.data = pd.DataFrame()
+
+
+def _figure(height: float = 4.5, ncols: int = 1) -> tuple[ChartFigure, Any]:
+    fig = ChartFigure(figsize=(WIDTH, height), layout="constrained")
     axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, axes if ncols > 1 else axes[0]
 
@@ -207,53 +237,76 @@ def metric_vs_ttl(
     metric: str,
     ylabel: str,
     *,
-    by: Sequence[str] = ("param_workload", "param_strategy"),
+    vary: str | Sequence[str] = "strategy",
     model: str | None = None,
     percent: bool = True,
     title: str = "",
-) -> Figure:
-    """``metric`` against TTL scale, one line per ``by`` group with two or more TTL scales.
+) -> ChartFigure:
+    """``metric`` against TTL scale: one panel per group of runs that differ only in ``vary``
+    and TTL scale (:func:`comparable_groups`), one line per ``vary`` value with two or more
+    TTL scales.
 
-    Runs are never averaged across groups (a mean over strategies would draw a curve no
-    configuration has); repeated runs of one group and TTL (several seeds) are averaged.
-    ``model`` is overlaid dashed in the group's colour.
+    Runs are never averaged across lines or panels (a mean over strategies, or over workloads,
+    rates or data scales, would draw a curve no configuration has); repeats (runs that differ
+    only in seed) are averaged and the panel says so. ``model`` is overlaid dotted in the
+    line's colour. ``data``: the drawn points (:func:`evalcache.report.compare.tidy`).
     """
-    fig, ax = _figure()
     k = 100.0 if percent else 1.0
     data = runs.dropna(subset=[metric]) if metric in runs.columns else runs[:0]
-    keys = [c for c in by if c in data.columns]
-    drawn = False
-    if "param_ttl_scale" in data.columns and not data.empty:
-        groups = data.groupby(keys) if keys else [((), data)]
-        for name, grp in groups:
-            g = grp.groupby("param_ttl_scale")
-            if g.ngroups < 2:
-                continue  # one TTL scale: no curve (the strategies page compares those)
-            label = " / ".join(str(n) for n in (name if isinstance(name, tuple) else (name,)))
-            mean = g[metric].mean()
-            line = ax.plot(mean.index, k * mean, marker="o", label=label)[0]
-            drawn = True
-            if model and model in grp.columns and grp[model].notna().any():
-                pred = g[model].mean()
-                ax.plot(
-                    pred.index,
-                    k * pred,
-                    linestyle="--",
-                    color=line.get_color(),
-                    label=f"{label} (model)",
-                )
-    if drawn:
-        ax.set_xscale("log")
-        ax.legend(title=" / ".join(c.removeprefix("param_") for c in keys), fontsize="small")
-    else:
+    wanted = [metric, *([model] if model and model in data.columns else [])]
+    panels = []
+    for g in comparable_groups(data, vary, axis=TTL, min_variants=1):
+        tab = g.table(wanted, TTL)
+        lines = [v for v, pts in tab.groupby("variant", sort=False) if pts[TTL].nunique() >= 2]
+        if lines:  # one TTL scale is no curve (the strategies page compares those)
+            panels.append((g, tab[tab["variant"].isin(lines)]))
+    panels = list(zip(name_groups([g for g, _ in panels]), [t for _, t in panels], strict=True))
+    if not panels:
+        fig, ax = _figure()
         _empty(ax, f"{metric} over two or more TTL scales")
-    ax.set(
-        title=title or f"{metric} versus TTL scale",
-        xlabel="TTL scale (× seed plan TTLs)",
-        ylabel=ylabel,
-    )
-    ax.grid(alpha=0.3, which="both")
+        ax.set(title=title or f"{metric} versus TTL scale", xlabel=TTL_LABEL, ylabel=ylabel)
+        return fig
+    ncols = 1 if len(panels) == 1 else 2
+    nrows = -(-len(panels) // ncols)
+    fig = ChartFigure(figsize=(WIDTH, 4.2 * nrows + 0.4), layout="constrained")
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).flat)
+    for ax, (g, tab) in zip(axes, panels, strict=False):
+        used: dict[str, int] = {}
+        for variant, pts in tab.groupby("variant", sort=False):
+            colour = strategy_colour(pts["strategy"].iloc[0], pts["cache"].iloc[0])
+            n = used[colour] = used.get(colour, -1) + 1
+            x = pts[TTL].astype(float)
+            ax.plot(
+                x,
+                k * pts[metric],
+                marker=MARKERS[n % len(MARKERS)],
+                color=colour,
+                linestyle=LINESTYLES[n % len(LINESTYLES)],
+                label=str(variant),
+            )
+            if len(wanted) > 1 and pts[wanted[1]].notna().any():
+                ax.plot(
+                    x, k * pts[wanted[1]], linestyle=":", color=colour, label=f"{variant} (model)"
+                )
+        _log_ticks(ax, tab[TTL].astype(float))
+        ax.legend(fontsize="small")
+        ax.set(xlabel=TTL_LABEL, ylabel=ylabel)
+        ax.set_title(g.heading(TITLE_WIDTH // ncols), fontsize="small")
+        ax.grid(alpha=0.3, which="both")
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(title or f"{metric} versus TTL scale", fontweight="bold")
+    fig.data = pd.concat([tab for _, tab in panels], ignore_index=True)
     return fig
+
+
+def _log_ticks(ax: Any, values: pd.Series) -> None:
+    """A log axis ticked at the values drawn: matplotlib's minor labels overlap on an axis
+    spanning less than a decade (``3×10⁻¹ 4×10⁻¹ ...``)."""
+    ax.set_xscale("log")
+    ticks = sorted(set(values.dropna()))
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -267,65 +320,154 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(keep, dtype=int)
 
 
-def tradeoff_frontier(runs: pd.DataFrame) -> Figure:
-    """Database load saved versus staleness, per strategy, with the Pareto frontier."""
-    fig, ax = _figure()
-    need = {"stale_read_rate", "db_reduction"}
-    data = runs.dropna(subset=list(need)) if need <= set(runs.columns) else runs[:0]
-    if data.empty:
-        _empty(ax, "db_reduction and stale_read_rate")
-    else:
-        by = "param_strategy" if "param_strategy" in data.columns else None
-        groups = data.groupby(by) if by else [("runs", data)]
-        for name, grp in groups:
-            ax.scatter(100 * grp["stale_read_rate"], 100 * grp["db_reduction"], label=str(name))
-        x = 100 * data["stale_read_rate"].to_numpy(float)
-        y = 100 * data["db_reduction"].to_numpy(float)
+def tradeoff_frontier(
+    runs: pd.DataFrame, vary: Sequence[str] = ("strategy", "ttl_scale")
+) -> ChartFigure:
+    """Database load saved versus staleness, a point per configuration (strategy and TTL
+    scale), with the Pareto frontier: one panel per group of runs that differ only in ``vary``.
+
+    A frontier across unlike runs (another workload, rate or data scale) would promise what no
+    configuration delivers, so each panel's frontier is drawn over its own points only.
+    """
+    need = ["stale_read_rate", "db_reduction"]
+    data = runs.dropna(subset=need) if set(need) <= set(runs.columns) else runs[:0]
+    groups = comparable_groups(data, vary)
+    title = "Trade-off: database load saved versus staleness"
+    if not groups:
+        fig, ax = _figure()
+        _empty(ax, "db_reduction and stale_read_rate of two or more configurations")
+        ax.set(title=title, xlabel=STALE_LABEL, ylabel="fewer DB statements (%)")
+        return fig
+    fig = ChartFigure(figsize=(WIDTH, 4.8 * len(groups) + 0.4), layout="constrained")
+    axes = list(fig.subplots(len(groups), 1, squeeze=False).flat)
+    tables = []
+    for ax, g in zip(axes, groups, strict=True):
+        tab = g.table(need)
+        tables.append(tab)
+        # colour: the strategy; marker: the TTL scale (the same marker means the same TTL)
+        ttl = g.runs.groupby("variant")[TTL].first() if TTL in g.runs else pd.Series()
+        rank = {value_key(v): i for i, v in enumerate(sorted(set(ttl.dropna())))}
+        for _, row in tab.iterrows():
+            colour = strategy_colour(row["strategy"], row["cache"])
+            n = rank.get(value_key(ttl.get(row["variant"])), 0)
+            ax.scatter(
+                100 * row["stale_read_rate"],
+                100 * row["db_reduction"],
+                color=colour,
+                marker=MARKERS[n % len(MARKERS)],
+                label=str(row["variant"]),
+                zorder=3,
+            )
+        x = 100 * tab["stale_read_rate"].to_numpy(float)
+        y = 100 * tab["db_reduction"].to_numpy(float)
         front = pareto_front(x, y)
         ax.plot(x[front], y[front], color="black", linestyle=":", label="frontier")
-        ax.legend(fontsize="small")
-    ax.set(
-        title="Trade-off: database load saved versus staleness",
-        xlabel="stale-read rate (% of checked reads)",
-        ylabel="fewer DB statements (%)",
-    )
-    ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.set(xlabel=STALE_LABEL, ylabel="fewer DB statements (%)")
+        ax.set_title(g.heading(TITLE_WIDTH - 20), fontsize="small")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontweight="bold")
+    fig.data = pd.concat(tables, ignore_index=True)
     return fig
+
+
+def _wrap(label: str, width: int = LABEL_WRAP) -> str:
+    return textwrap.fill(str(label), width, break_on_hyphens=False) or str(label)
+
+
+def _lines(labels: Sequence[str]) -> int:
+    return sum(lbl.count("\n") + 1 for lbl in labels)
+
+
+def _facet_figure(heights: Sequence[float], title: str) -> tuple[ChartFigure, list[Any]]:
+    """A figure of stacked sub-figures (one per like-for-like group), ``heights`` in inches."""
+    fig = ChartFigure(figsize=(WIDTH, sum(heights) + 0.5), layout="constrained")
+    subs = fig.subfigures(len(heights), 1, height_ratios=list(heights), squeeze=False)[:, 0]
+    fig.suptitle(title, fontweight="bold")
+    return fig, list(subs)
+
+
+def _no_groups(what: str, title: str) -> ChartFigure:
+    fig, ax = _figure(height=2.5)
+    _empty(ax, what)
+    ax.set_title(title)
+    return fig
+
+
+def _vary_text(vary: str | Sequence[str]) -> str:
+    return " / ".join(dict.fromkeys(c.removeprefix("param_") for c in resolve_vary(vary)))
+
+
+def _colour_ticks(ax: Any, tab: pd.DataFrame) -> None:
+    """Tick labels in their strategy's colour (the bars may be coloured by something else)."""
+    for tick, (_, row) in zip(ax.get_yticklabels(), tab.iterrows(), strict=False):
+        tick.set_color(strategy_colour(row["strategy"], row["cache"]))
+
+
+def _value_text(v: float, percent: bool) -> str:
+    if np.isnan(v):
+        return "n/a"
+    if percent:
+        return f"{v:.1f}"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"  # 2,000 rather than 2e+03
+
+
+def _set_xlim(ax: Any, vals: np.ndarray) -> None:
+    # room on the right for the value labels; 0 on the left unless a value is negative
+    finite = vals[np.isfinite(vals)]
+    lo = min(0.0, float(finite.min())) if finite.size else 0.0
+    hi = max(0.0, float(finite.max())) if finite.size else 1.0
+    span = (hi - lo) or 1.0
+    ax.set_xlim(lo - (0.15 * span if lo < 0 else 0.0), hi + 0.22 * span)
 
 
 def compare_bars(
     runs: pd.DataFrame,
-    by: str,
+    vary: str | Sequence[str],
     metrics: Mapping[str, str],
     *,
     title: str,
     percent: Sequence[str] = (),
-) -> Figure:
-    """One panel per metric (column -> axis label), a bar per ``by`` value (mean over runs)."""
-    fig, axes = _figure(height=4.0, ncols=max(2, len(metrics)))
-    axes = list(axes)
-    names = (
-        (
-            order_strategies(runs[by].dropna())
-            if by == "param_strategy"
-            else sorted(runs[by].dropna().astype(str).unique())
-        )
-        if by in runs
-        else []
-    )
-    for ax, (metric, label) in zip(axes, metrics.items(), strict=False):
-        if not names or metric not in runs.columns:
-            _empty(ax, metric)
-        else:
-            mean = runs.assign(_k=runs[by].astype(str)).groupby("_k")[metric].mean()
-            vals = [float(mean.get(n, np.nan)) * (100 if metric in percent else 1) for n in names]
-            ax.bar(names, vals, label=metric, color=[f"C{i}" for i in range(len(names))])
-            ax.tick_params(axis="x", rotation=45)
-        ax.set(title=label, xlabel=by.removeprefix("param_"), ylabel=label)
-        ax.grid(alpha=0.3, axis="y")
-    for ax in axes[len(metrics) :]:
-        ax.set_visible(False)
-    fig.suptitle(title)
+) -> ChartFigure:
+    """Horizontal bars, one row of panels per group of runs that differ only in ``vary``.
+
+    ``vary`` is ``"strategy"``, ``"workload"`` (with their own settings) or parameter names
+    (:func:`evalcache.report.compare.comparable_groups`). Each row is titled with what its
+    group holds fixed; a panel per metric (column -> axis label), a bar per ``vary`` value in
+    its strategy's colour. Only repeats (runs differing only in seed) are averaged, and the
+    row says so. ``data``: the drawn values (rates as fractions), one row per bar.
+    """
+    groups = comparable_groups(runs, vary)
+    if not groups:
+        return _no_groups(f"two or more runs that differ only in {_vary_text(vary)}", title)
+    labels = [[_wrap(v) for v in g.variants] for g in groups]
+    heights = [
+        BAR_IN * _lines(lbl) + 1.2 + 0.18 * g.heading().count("\n")
+        for g, lbl in zip(groups, labels, strict=True)
+    ]
+    fig, subs = _facet_figure(heights, title)
+    for sub, g, lbl in zip(subs, groups, labels, strict=True):
+        tab = g.table(list(metrics))
+        axes = sub.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+        y = np.arange(len(tab))
+        colours = [
+            strategy_colour(s, c) for s, c in zip(tab["strategy"], tab["cache"], strict=True)
+        ]
+        for ax, (metric, label) in zip(axes, metrics.items(), strict=True):
+            vals = tab[metric].to_numpy(float) * (100 if metric in percent else 1)
+            bars = ax.barh(y, np.nan_to_num(vals), color=colours, height=0.7)
+            texts = [_value_text(v, metric in percent) for v in vals]
+            ax.bar_label(bars, labels=texts, fontsize=7, padding=2)
+            _set_xlim(ax, vals)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+            if np.isnan(vals).all():  # not measured in this group: no scale to read
+                ax.set_xticks([])
+            ax.set_xlabel(label)
+            ax.grid(alpha=0.3, axis="x")
+        axes[0].set_yticks(y, lbl)
+        axes[0].invert_yaxis()
+        sub.suptitle(g.heading(), fontsize="medium")
+    fig.data = tidy(groups, list(metrics))
     return fig
 
 
@@ -349,60 +491,113 @@ def variant_labels(runs: pd.DataFrame, base: str = "param_strategy") -> pd.Serie
 CAUSES: tuple[str, ...] = keys(StaleCauses)
 
 
-def stale_causes_bars(runs: pd.DataFrame, by: str = "param_strategy", *, title: str) -> Figure:
-    """Stale reads per 10,000 checked hits, stacked by cause, a bar per ``by`` value.
+def stale_causes_bars(
+    runs: pd.DataFrame, vary: str | Sequence[str] = "strategy", *, title: str
+) -> ChartFigure:
+    """Stale reads per 10,000 checked hits, stacked by cause: a horizontal bar per ``vary``
+    value, one panel per group of runs that differ only in ``vary``.
 
-    Counts are summed over the runs of a bar before dividing (a pooled rate): pass runs that
-    differ only in ``by`` (or say on the page which ones are pooled).
+    Counts of repeats (runs that differ only in seed) are summed before dividing (a pooled
+    rate), and the panel says so; nothing else is pooled.
     """
-    fig, ax = _figure(height=4.5)
     cols = [f"stale_cause_{c}" for c in CAUSES]
-    if runs.empty or by not in runs or "stale_checked" not in runs or not set(cols) & set(runs):
-        _empty(ax, "stale causes")
-        ax.set(title=title)
-        return fig
-    frame = runs.assign(_k=runs[by].astype(str))
-    for c in cols:
-        frame[c] = pd.to_numeric(frame[c], errors="coerce").fillna(0) if c in frame else 0.0
-    pooled = frame.groupby("_k")[[*cols, "stale_checked"]].sum()
-    names = order_strategies(pooled.index) if by == "param_strategy" else sorted(pooled.index)
-    pooled = pooled.reindex(names)
-    checked = pooled["stale_checked"].replace(0, np.nan)
-    bottom = np.zeros(len(names))
-    for i, (cause, col) in enumerate(zip(CAUSES, cols, strict=True)):
-        vals = (pooled[col] / checked * 1e4).fillna(0).to_numpy(float)
-        ax.bar(names, vals, bottom=bottom, label=cause.replace("_", " "), color=f"C{i}")
-        bottom += vals
-    ax.tick_params(axis="x", rotation=45)
-    ax.set(title=title, xlabel=by.removeprefix("param_"), ylabel="stale reads per 10,000 checked")
-    ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8)
+    usable = "stale_checked" in runs and bool(set(cols) & set(runs))
+    groups = comparable_groups(runs, vary) if usable else []
+    if not groups:
+        return _no_groups("stale causes of two or more comparable runs", title)
+    labels = [[_wrap(v) for v in g.variants] for g in groups]
+    heights = [BAR_IN * _lines(lbl) + 1.4 for lbl in labels]
+    fig, subs = _facet_figure(heights, title)
+    tables = []
+    for sub, g, lbl in zip(subs, groups, labels, strict=True):
+        frame = g.runs.copy()
+        for c in [*cols, "stale_checked"]:
+            frame[c] = pd.to_numeric(frame[c], errors="coerce").fillna(0) if c in frame else 0.0
+        pooled = frame.groupby("variant")[[*cols, "stale_checked"]].sum().reindex(g.variants)
+        checked = pooled["stale_checked"].replace(0, np.nan)
+        ax = sub.subplots()
+        y = np.arange(len(pooled))
+        left = np.zeros(len(pooled))
+        tab = g.table(["stale_checked"])
+        for cause, col, colour in zip(CAUSES, cols, CAUSE_COLOURS, strict=False):
+            vals = (pooled[col] / checked * 1e4).fillna(0).to_numpy(float)
+            ax.barh(y, vals, left=left, label=cause.replace("_", " "), color=colour, height=0.7)
+            tab[f"per_10k_{cause}"] = vals
+            left += vals
+        ax.set_yticks(y, lbl)
+        _colour_ticks(ax, tab)
+        ax.invert_yaxis()
+        ax.set_xlabel("stale reads per 10,000 checked")
+        ax.set_xlim(0, (left.max() or 1.0) * 1.05)
+        ax.grid(alpha=0.3, axis="x")
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        sub.suptitle(g.heading(how="pooled"), fontsize="medium")
+        tables.append(tab)
+    fig.data = pd.concat(tables, ignore_index=True)
     return fig
 
 
+def _run_ids(frame: pd.DataFrame) -> pd.Series:
+    # a per-family table: one run is its folder (or, without one, its parameters)
+    if "folder" in frame:
+        return frame["folder"].astype(str)
+    return frame[[c for c in frame if c.startswith("param_")]].map(value_key).agg("|".join, axis=1)
+
+
 def family_heatmap(
-    families: pd.DataFrame, by: str, value: str, *, title: str, label: str, percent: bool = True
-) -> Figure:
-    """A ``by`` x query family grid of ``value`` (mean over runs), annotated."""
-    fig, ax = _figure(height=4.5)
-    if families.empty or value not in families or by not in families:
-        _empty(ax, value)
-        ax.set(title=title, xlabel="query family", ylabel=by.removeprefix("param_"))
-        return fig
-    grid = families.assign(_k=families[by].astype(str)).pivot_table(
-        index="_k", columns="family", values=value, aggfunc="mean"
-    )
-    if by == "param_strategy":
-        grid = grid.reindex(order_strategies(grid.index))
-    data = grid.to_numpy(float) * (100 if percent else 1)
-    im = ax.imshow(data, aspect="auto", cmap="viridis")
-    ax.set_xticks(range(grid.shape[1]), list(grid.columns), rotation=45, ha="right")
-    ax.set_yticks(range(grid.shape[0]), list(grid.index))
-    for (i, j), v in np.ndenumerate(data):
-        if not np.isnan(v):
-            ax.text(j, i, f"{v:.1f}", ha="center", va="center", color="white", fontsize=7)
-    fig.colorbar(im, ax=ax, label=label)
-    ax.set(title=title, xlabel="query family", ylabel=by.removeprefix("param_"))
+    families: pd.DataFrame,
+    vary: str | Sequence[str],
+    value: str,
+    *,
+    title: str,
+    label: str,
+    percent: bool = True,
+) -> ChartFigure:
+    """A ``vary`` x query family grid of ``value``, one grid per group of runs that differ only
+    in ``vary`` (repeats averaged, and said so), on one colour scale, annotated.
+
+    ``families``: one row per run and family with the run's ``param_*`` columns
+    (:func:`attach_params`).
+    """
+    ok = not families.empty and value in families and "family" in families
+    fams = families.assign(_run=_run_ids(families)) if ok else families
+    runs = fams.drop_duplicates("_run") if ok else fams[:0]
+    groups = comparable_groups(runs, vary)
+    if not groups:
+        return _no_groups(
+            f"{value} of two or more runs that differ only in {_vary_text(vary)}", title
+        )
+    grids = []
+    for g in groups:
+        mine = fams[fams["_run"].isin(g.runs["_run"])].merge(g.runs[["_run", "variant"]], on="_run")
+        grid = mine.pivot_table(index="variant", columns="family", values=value, aggfunc="mean")
+        grids.append(grid.reindex(g.variants))
+    k = 100.0 if percent else 1.0
+    finite = k * np.concatenate([gr.to_numpy(float).ravel() for gr in grids])
+    finite = finite[np.isfinite(finite)]
+    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    heights = [BAR_IN * len(gr) + 2.2 for gr in grids]
+    fig, subs = _facet_figure(heights, title)
+    tables = []
+    for sub, g, grid in zip(subs, groups, grids, strict=True):
+        ax = sub.subplots()
+        data = k * grid.to_numpy(float)
+        im = ax.imshow(data, aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
+        ax.set_xticks(range(grid.shape[1]), list(grid.columns), rotation=90)
+        tab = g.table([])
+        ax.set_yticks(range(grid.shape[0]), [_wrap(v) for v in grid.index])
+        _colour_ticks(ax, tab)
+        for (i, j), v in np.ndenumerate(data):
+            if not np.isnan(v):  # dark text on viridis' bright end
+                bright = (v - vmin) / ((vmax - vmin) or 1.0) > 0.6
+                colour = "black" if bright else "white"
+                ax.text(j, i, f"{v:.1f}", ha="center", va="center", color=colour, fontsize=7)
+        sub.colorbar(im, ax=ax, label=label)
+        ax.set_xlabel("query family")
+        sub.suptitle(g.heading(), fontsize="medium")
+        long = grid.reset_index().melt(id_vars="variant", var_name="family", value_name=value)
+        tables.append(tab.drop(columns=["group"]).merge(long, on="variant").assign(group=g.title))
+    fig.data = pd.concat(tables, ignore_index=True)
     return fig
 
 
@@ -442,7 +637,7 @@ def show(fig: Figure) -> None:
     display(Image(data=figure_png(fig), format="png"))  # type: ignore[no-untyped-call]
 
 
-def load_curves(table: pd.DataFrame, *, title: str = "") -> Figure:
+def load_curves(table: pd.DataFrame, *, title: str = "") -> ChartFigure:
     """Read latency and database load against offered rate, one colour per like-run curve.
 
     ``table`` is :func:`evalcache.report.load.load_table`'s (one row per run). Curves come from
@@ -455,17 +650,26 @@ def load_curves(table: pd.DataFrame, *, title: str = "") -> Figure:
 
     fig, (lat_ax, db_ax) = _figure(height=4.5, ncols=2)
     found = curves(table, metrics=("read_p50_ms", "read_p99_ms", "db_statements_per_s"))
-    for i, c in enumerate(found):
-        pts, color = c.points, f"C{i}"
+    used: dict[str, int] = {}
+    for c in found:
+        pts = c.points
+        color = strategy_colour(c.fixed.get("param_strategy"), c.fixed.get("param_cache", True))
+        n = used[color] = used.get(color, -1) + 1  # curves of one strategy: one marker each
+        mark = MARKERS[n % len(MARKERS)]
         x = pts[AXIS].astype(float)
-        lat_ax.plot(x, pts["read_p99_ms"], marker="o", color=color, label=f"{c.label} p99")
+        lat_ax.plot(x, pts["read_p99_ms"], marker=mark, color=color, label=f"{c.label} p99")
         lat_ax.plot(
             x, pts["read_p50_ms"], marker=".", linestyle="--", color=color, label=f"{c.label} p50"
         )
         k = knee(x, pts["read_p99_ms"])
         if k is not None:
             lat_ax.axvline(k, color=color, linestyle=":", label=f"{c.label} knee ({k:g}/s)")
-        db_ax.plot(x, pts["db_statements_per_s"], marker="o", color=color, label=c.label)
+        db_ax.plot(x, pts["db_statements_per_s"], marker=mark, color=color, label=c.label)
+    fig.data = (
+        pd.concat([c.points.assign(curve=c.label) for c in found], ignore_index=True)
+        if found
+        else pd.DataFrame()
+    )
     caps = {db_capacity(c.fixed) for c in found}
     if len(caps) == 1 and (cap := caps.pop()) is not None:
         db_ax.axhline(cap, color="black", linestyle=":", label=f"database capacity ({cap:g}/s)")
@@ -498,29 +702,44 @@ def burst_db_load(
     warmup_s: float | None = None,
     capacity: float | None = None,
     title: str = "",
-) -> Figure:
+    strategy: str | None = None,
+) -> ChartFigure:
     """Database statements per second over time, one line per run (label -> time series).
 
     Meant for runs that differ in one setting only (``stampede``: none, lease), so the lines
     show what that setting does to the database during the burst (shaded, up to the runs'
-    end). ``capacity``: the modelled database's statements per second, drawn dotted.
+    end). ``capacity``: the modelled database's statements per second, drawn dotted. The lines
+    share ``strategy``'s colour (black without one) and differ in line style and marker.
     """
     fig, ax = _figure()
     _shade_warmup(ax, warmup_s)
     ends = [float(ts[TIME_COLUMN].max()) for ts in series.values() if len(ts) and TIME_COLUMN in ts]
     width = 60.0
     drawn = 0
+    colour = strategy_colour(strategy) if strategy else CACHE_OFF_COLOUR
+    rows: list[pd.DataFrame] = []
     for label, ts in series.items():
         ts = per_window(ts)
         if "db_statements" not in ts or len(ts) < 1:
             continue
         starts = ts[TIME_COLUMN].astype(float).to_numpy()
         width = float(np.diff(starts).min()) if len(starts) > 1 else 60.0
-        ax.plot(time_minutes(ts), ts["db_statements"] / width, marker="o", label=label)
+        per_s = ts["db_statements"] / width
+        ax.plot(
+            time_minutes(ts),
+            per_s,
+            color=colour,
+            linestyle=LINESTYLES[drawn % len(LINESTYLES)],
+            marker=MARKERS[drawn % len(MARKERS)],
+            label=label,
+        )
+        rows.append(
+            pd.DataFrame({"run": label, TIME_COLUMN: ts[TIME_COLUMN], "db_statements_per_s": per_s})
+        )
         drawn += 1
     if burst is not None:
         end = min(burst[1], max(ends) + width) if ends else burst[1]
-        ax.axvspan(burst[0] / 60, end / 60, color="C3", alpha=0.12, label="burst")
+        ax.axvspan(burst[0] / 60, end / 60, color=BURST_COLOUR, alpha=0.5, label="burst")
     if capacity is not None:
         ax.axhline(
             capacity, color="black", linestyle=":", label=f"database capacity ({capacity:g}/s)"
@@ -536,6 +755,7 @@ def burst_db_load(
         ylabel="SQL statements per second",
     )
     ax.grid(alpha=0.3)
+    fig.data = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return fig
 
 

@@ -75,8 +75,24 @@ def scrub_notebook(nb: Any) -> Any:
     return nb
 
 
-def render_notebook(src: Path, dest: Path, title: str | None = None) -> Path:
-    """Convert an executed notebook to one self-contained HTML page without code."""
+def _data_section(files: Sequence[str]) -> str:
+    items = "".join(
+        f'<li><a href="{html.escape(f)}">{html.escape(Path(f).name)}</a></li>' for f in files
+    )
+    style = "font-family:system-ui,sans-serif;font-size:0.9em;margin:1em 2em"
+    return (
+        f'<section class="data-files" style="{style}"><h2>Data behind this page</h2>'
+        f"<ul>{items}</ul></section>"
+    )
+
+
+def render_notebook(
+    src: Path, dest: Path, title: str | None = None, data_files: Sequence[str] = ()
+) -> Path:
+    """Convert an executed notebook to one self-contained HTML page without code.
+
+    ``data_files``: links (relative to ``dest``) to the data the page charts, listed at its end.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -86,6 +102,10 @@ def render_notebook(src: Path, dest: Path, title: str | None = None) -> Path:
     )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or src.stem}})
     body = _EXTERNAL_SCRIPT.sub("", scrub_text(body))
+    if data_files:
+        end = body.rfind("</body>")
+        end = end if end >= 0 else len(body)
+        body = body[:end] + _data_section(data_files) + body[end:]
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(body, encoding="utf-8")
     return dest

@@ -116,12 +116,9 @@ def _runs() -> pd.DataFrame:
 def test_metric_vs_ttl_overlays_the_model() -> None:
     ax = charts.metric_vs_ttl(_runs(), "hit_rate", "hit rate (%)", model="model_hit_rate").axes[0]
     labels = [ln.get_label() for ln in ax.lines]
-    assert labels == [
-        "mixed / seed",
-        "mixed / seed (model)",
-        "mixed / tags",
-        "mixed / tags (model)",
-    ]
+    # one panel (the runs differ only in strategy and TTL), titled with what it holds fixed
+    assert labels == ["seed", "seed (model)", "tags", "tags (model)"]
+    assert ax.get_title() == "mixed"
     assert list(ax.lines[0].get_ydata()) == pytest.approx([60, 70, 90])
     assert list(ax.lines[1].get_ydata()) == pytest.approx([61, 71, 91])
 
@@ -131,7 +128,7 @@ def test_metric_vs_ttl_never_averages_across_strategies() -> None:
     runs.loc[runs["param_strategy"] == "tags", "hit_rate"] = 1.0
     ax = charts.metric_vs_ttl(runs, "hit_rate", "hit rate (%)").axes[0]
     ys = {ln.get_label(): list(ln.get_ydata()) for ln in ax.lines}
-    assert ys == {"mixed / seed": pytest.approx([60, 70, 90]), "mixed / tags": [100, 100, 100]}
+    assert ys == {"seed": pytest.approx([60, 70, 90]), "tags": [100, 100, 100]}
     single = runs[runs["param_ttl_scale"] == 1.0]
     empty = charts.metric_vs_ttl(single, "hit_rate", "hit rate (%)").axes[0]
     assert not empty.lines and "two or more TTL scales" in empty.texts[0].get_text()
@@ -149,14 +146,22 @@ def test_pareto_front_and_frontier_chart() -> None:
     assert ax.get_xlabel() == "stale-read rate (% of checked reads)"
 
 
-def test_compare_bars_put_the_seed_strategy_first() -> None:
+def test_compare_bars_put_the_seed_strategy_first_in_one_row_per_ttl_scale() -> None:
     fig = charts.compare_bars(
-        _runs(), "param_strategy", {"hit_rate": "hit rate (%)"}, title="t", percent=("hit_rate",)
+        _runs(), "strategy", {"hit_rate": "hit rate (%)"}, title="t", percent=("hit_rate",)
     )
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["seed", "tags"]
-    assert [p.get_height() for p in ax.patches] == pytest.approx([220 / 3, 220 / 3])
-    assert ax.get_ylabel() == "hit rate (%)" and fig.get_suptitle() == "t"
+    # the runs differ in TTL scale too: one row of panels per TTL scale, never a mean over them
+    assert [sub.get_suptitle() for sub in fig.subfigs] == [
+        f"mixed · TTL ×{t}" for t in ("0.5", "1", "4")
+    ]
+    for sub, hit in zip(fig.subfigs, (60, 70, 90), strict=True):
+        ax = sub.axes[0]
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["seed", "tags"]
+        assert [p.get_width() for p in ax.patches] == pytest.approx([hit, hit])
+        assert ax.get_xlabel() == "hit rate (%)"
+    assert fig.get_suptitle() == "t"
+    empty = charts.compare_bars(_runs().iloc[:1], "strategy", {"hit_rate": "%"}, title="e")
+    assert "differ only in strategy" in empty.axes[0].texts[0].get_text()
 
 
 def test_family_heatmap_and_empty_data() -> None:
@@ -214,21 +219,28 @@ def test_stale_causes_bars_pool_counts_and_stack_by_cause() -> None:
     runs = pd.DataFrame(
         {
             "param_strategy": ["tags", "seed", "seed"],
+            "param_seed": [1, 1, 2],  # two seeds of one configuration: pooled
             "stale_checked": [1000, 1000, 3000],
             "stale_cause_fill_race": [0, 2, 6],
             "stale_cause_missed_invalidation": [1, 0, 4],
         }
     )
-    ax = charts.stale_causes_bars(runs, title="causes").axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["seed", "tags"]
+    fig = charts.stale_causes_bars(runs, title="causes")
+    (ax,) = fig.subfigs[0].axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["seed", "tags"]
+    assert "pooled over up to 2 runs" in fig.subfigs[0].get_suptitle()
     # 6 causes x 2 bars, in cause order: seed then tags for each cause
-    h = [p.get_height() for p in ax.patches]
-    y = [p.get_y() for p in ax.patches]
+    w = [p.get_width() for p in ax.patches]
+    x = [p.get_x() for p in ax.patches]
     # pooled: seed 8 fill races in 4000 checked = 20 per 10k, then 4 missed = 10 per 10k on top
-    assert h[0:2] == pytest.approx([20.0, 0.0])
-    assert h[10:12] == pytest.approx([10.0, 10.0]) and y[10:12] == pytest.approx([20.0, 0.0])
+    assert w[0:2] == pytest.approx([20.0, 0.0])
+    assert w[10:12] == pytest.approx([10.0, 10.0]) and x[10:12] == pytest.approx([20.0, 0.0])
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[0] == "fill race" and legend[-1] == "missed invalidation"
+    assert fig.data.set_index("variant")["per_10k_fill_race"].to_dict() == {
+        "seed": pytest.approx(20.0),
+        "tags": 0.0,
+    }
     empty = charts.stale_causes_bars(pd.DataFrame(), title="e").axes[0]
     assert "no data" in empty.texts[0].get_text()
 

@@ -15,6 +15,7 @@ import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sweep.fake_runs import NOTEBOOK
 
@@ -62,9 +63,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         {
             "name": "fixture",
             "notebook": str(NOTEBOOK),
+            # every cell has the URL: the two saved runs differ in seed and TTL scale only,
+            # so the TTL page has a like-for-like curve to draw
+            "base": {"secret_url": SECRET_URL},
             "grid": {"seed": [1]},
             "cells": [
-                {"seed": 2, "ttl_scale": 4.0, "secret_url": SECRET_URL},
+                {"seed": 2, "ttl_scale": 4.0},
                 {"seed": 3, "fail": True},
             ],
             "reports": reports if HAVE_RESULTS else [],
@@ -94,6 +98,22 @@ def test_index_links_every_page_and_they_resolve(site: tuple[Path, Path]) -> Non
     # it opens with the answer and the provenance, before the scorecard and the pages
     heads = [index.index(f"<h2>{h}</h2>") for h in ("Recommendation", "Provenance", "Reports")]
     assert heads == sorted(heads) and "Recommended</strong> for the mixed workload" in index
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_aggregate_pages_caption_and_link_the_data_they_chart(site: tuple[Path, Path]) -> None:
+    sweep_dir, out = site
+    for page in ("summary", "ttl_sweep"):
+        text = (out / f"{page}.html").read_text()
+        data = [h for h in _parse(text).hrefs if h.startswith(f"data/{page}/")]
+        assert any(h.endswith(".csv") for h in data) and any(h.endswith(".parquet") for h in data)
+        # copied beside the page from the executed notebook's folder, so the links resolve
+        assert all((out / h).is_file() and (sweep_dir / "_reports" / h).is_file() for h in data)
+        assert "Data behind this page" in text
+    hit = pd.read_csv(out / "data" / "ttl_sweep" / "hit-rate.csv")
+    assert list(hit["param_ttl_scale"]) == [1.0, 4.0] and hit["hit_rate"].notna().all()
+    assert "against the factor on every seed-plan TTL" in (out / "ttl_sweep.html").read_text()
 
 
 @pytest.mark.notebook
