@@ -3,9 +3,9 @@
 ``evalcache report --sweep runs/default --out reports`` renders each cell's executed notebook,
 executes the aggregate notebooks (which only read saved results) and writes ``index.html``,
 which opens with the recommendation and the provenance of the figures (``provenance.json``
-beside it). The data an aggregate page charts (``<sweep>/_reports/data/<page>/``, written by the notebook
-through :class:`evalcache.report.page.PageData`) is copied to ``<out>/data/<page>/`` and linked
-from the page.
+beside it). The data an aggregate page charts (``<sweep>/_reports/data/<page>/``, written by
+the notebook through :class:`evalcache.report.page.PageData`) is copied to
+``<out>/data/<page>/`` and linked from the page.
 A page that cannot be built is marked failed on the index and the others are still built; the
 command then exits with status 1 (cells that failed in the sweep do not count: their pages
 are built, showing the error, and ``evalcache sweep`` reported them).
