@@ -131,6 +131,8 @@ def build_executor(
         drain=virtual_mode and cache_on and not modelled_lag,
         locked=not virtual_mode,
         read_modify_write=spec.read_modify_write,
+        checker=res.checker,
+        check_at_commit=res.sim is not None,
         **overlap,
     )
 
@@ -198,6 +200,10 @@ def measure_end(m: Measured, res: RunResources) -> None:
     m.commands_end = res.commands.value
     if res.hooks is not None:
         m.service_times = res.hooks.service_times()
+    if res.checker is not None:  # before the server-wide snapshot, which leaves it out
+        res.checker.finish()
+        m.invalidation_accuracy = res.checker.figures()
+        m.check_commands = res.checker.commands.value
     m.redis_after = redis_snapshot(res.client)
     if cache is not None:
         m.namespace_keys, m.namespace_bytes = live_footprint(res.client, cache)

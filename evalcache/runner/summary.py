@@ -60,6 +60,8 @@ class Measured:
     namespace_bytes: int = 0
     model_hit_rate: float | None = None
     service_times: dict[str, Any] | None = None  # overlap: model means beside real times
+    invalidation_accuracy: dict[str, Any] | None = None  # the per-write check (with an oracle)
+    check_commands: int = 0  # Redis commands the check sent (not the run's)
 
     @property
     def db(self) -> DbCounts:
@@ -161,6 +163,7 @@ def build_summary(
     }
     if m.redis_before is not None and m.redis_after is not None:
         wide = (m.redis_after - m.redis_before).summary()
+        wide["commands"] -= m.check_commands  # the invalidation check's reads are not the run's
         s["redis"].update({f"server_{k}": v for k, v in wide.items()})
     s.update(
         saturated=m.saturated,
@@ -209,4 +212,5 @@ def build_summary(
     }
     s["stale_causes"] = {c: sum(by.get(c, 0) for by in ex.stale_causes.values()) for c in CAUSES}
     s["stale_unjudged"] = ex.stale_unjudged
+    s["invalidation_accuracy"] = m.invalidation_accuracy
     return s
