@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from evalcache.report.charts import order_strategies
+from evalcache.report.charts import SEED_FIRST
 from evalcache.results_schema import ACCURACY, WriteAccuracy, keys, write_accuracy_rows
 
 #: The row of a strategy's writes together.
@@ -81,7 +81,8 @@ def invalidation_table(runs: pd.DataFrame, by: str = "param_strategy") -> pd.Dat
     with_deps = pooled["with cached dependents"].where(pooled["with cached dependents"] > 0)
     pooled["fully invalidated (%)"] = (100 * pooled["fully invalidated"] / with_deps).round(1)
     pooled = pooled.reset_index()
-    names = order_strategies(pooled["by"])  # the seed plan's own strategy first
+    # the seed plan's own strategy first, and its variants ("seed refresh=threshold") with it
+    names = sorted(set(pooled["by"]), key=lambda n: (n.split(" ")[0] not in SEED_FIRST, n))
     rank = {n: i for i, n in enumerate(names)}
     pooled["_r"] = pooled["by"].map(rank)
     pooled["_w"] = pooled["write"].eq(ALL_WRITES)

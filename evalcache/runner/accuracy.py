@@ -11,7 +11,10 @@ look-ups run on the oracle's engine) and each entry's groups from the family reg
 (:func:`~evalcache.domain.families.entry_groups`, carried by its ``ReadSpec``). Which entries
 are cached: an index group -> entries, fed by the stores the staleness oracle observes (a
 fill's or a refresh's store of a value it loaded; the entries of ``user_profiles_batch`` are
-``user_profile`` entries). An entry found gone is dropped from the index until stored again.
+``user_profile`` entries). An entry found gone, or whose TTL has run out since its last store,
+is dropped from the index until stored again; one deleted by an invalidation wider than the
+dependency map (a pattern, a table version, the seed plan's periodic flush) stays indexed until
+a write it depends on finds it gone, and counts then as a consistent dependent.
 
 An entry is **consistent** when a reader would not be served a stale value: its key is absent
 (a lease, an undecodable entry or one past its TTL on the run's clock count as absent), or its
@@ -180,6 +183,7 @@ class InvalidationChecker:
         self._lock = threading.RLock()
         self._index: dict[str, set[Ref]] = {}  # dependency group -> cached entries
         self._specs: dict[Ref, ReadSpec] = {}
+        self._until: dict[Ref, float] = {}  # an indexed entry's TTL end after its last store
         self._stored: dict[Ref, float] = {}  # stores not yet indexed: entry -> clock time
         self._stale: dict[Ref, _Stale] = {}
         self._touched = False  # a stale entry's key was stored since the last re-check
@@ -207,14 +211,17 @@ class InvalidationChecker:
             refs = list(dict.fromkeys(r for g in groups for r in self._index.get(g, ())))
             tally = self._tallies.setdefault(op, _Tally())
             tally.writes += 1
-            if not refs:
-                return
             specs = [self._specs[r] for r in refs]
-            stale = 0
+            checked = stale = 0
             for ref, spec, found in zip(refs, specs, self._read(specs, now), strict=True):
                 if found is None:
+                    # gone: a dependent this write's invalidation (or an earlier one) deleted,
+                    # unless its TTL had already run out, when it was no longer cached at all
+                    checked += int(self._until[ref] > now)
                     self._drop(ref)
                     continue
+                checked += 1
+                self._until[ref] = found.expires_at  # a store the oracle did not see may renew it
                 if self._agrees(spec, found, now):
                     continue
                 stale += 1
@@ -224,10 +231,12 @@ class InvalidationChecker:
                 else:
                     rec.token, rec.expires_at = found.token, found.expires_at
                     rec.since.append((op, now))
+            if not checked:
+                return
             tally.with_dependents += 1
-            tally.entries += len(refs)
+            tally.entries += checked
             tally.stale += stale
-            tally.fully += stale == 0
+            tally.fully += int(stale == 0)
 
     def settle(self) -> None:
         """A request ended: index its stores; re-check stale entries if anything may have
@@ -312,12 +321,14 @@ class InvalidationChecker:
                 spec = self._specs[ref] = self._repo.spec(ref[0], *ref[1:])
                 for g in spec.groups:
                     self._index.setdefault(g, set()).add(ref)
+            self._until[ref] = at + spec.ttl  # a negative entry's shorter TTL is not known here
             rec = self._stale.get(ref)
             if rec is not None:
                 rec.stored_at = at
                 self._touched = True
 
     def _drop(self, ref: Ref) -> None:
+        self._until.pop(ref, None)
         spec = self._specs.pop(ref, None)
         if spec is not None:
             for g in spec.groups:
@@ -346,6 +357,8 @@ class InvalidationChecker:
         ]
 
     def _read(self, specs: Sequence[ReadSpec], now: float) -> list[Found | None]:
+        if not specs:
+            return []
         raws: list[Any] = self._client.mget(self._reader_keys(specs))
         return [self._decode(raw, now) for raw in raws]
 

@@ -55,3 +55,14 @@ def test_runs_without_the_check_give_an_empty_table(tmp_path: Path) -> None:
     runs = _runs(tmp_path, "tags").drop(columns=[c for c in load_runs(tmp_path) if "accuracy" in c])
     assert invalidation_table(runs).empty
     assert invalidation_table(runs.iloc[0:0], "variant").empty
+
+
+def test_seed_variants_come_first_under_any_label(tmp_path: Path) -> None:
+    runs = _runs(tmp_path, "tags", "seed", "lease")
+    labels = runs["param_strategy"] + " ttl_scale=" + runs["param_ttl_scale"].astype(str)
+    table = invalidation_table(runs.assign(variant=labels), "variant")
+    assert list(table["variant"].drop_duplicates()) == [
+        "seed ttl_scale=1.0",
+        "lease ttl_scale=1.0",
+        "tags ttl_scale=1.0",
+    ]

@@ -146,6 +146,16 @@ def test_a_stale_entry_still_there_at_the_end_never_became_consistent(
     assert f["never_age_max_s"] == pytest.approx(4.0) and f["consistent_max_s"] is None
 
 
+def test_an_entry_past_its_ttl_is_no_dependent(db_url: str, redis_url: str) -> None:
+    with ExitStack() as stack:
+        bench = Bench(stack, db_url, redis_url, SkipsWrites())
+        bench.read(0.0)
+        bench.write(PROFILE_TTL + 1.0)  # Redis still holds it; on the run's clock it expired
+        f = bench.end(20.0)
+    assert (f["writes"], f["writes_with_dependents"], f["entries_checked"]) == (1, 0, 0)
+    assert f["fully_invalidated_share"] is None
+
+
 def test_an_invalidating_strategy_leaves_nothing_stale(db_url: str, redis_url: str) -> None:
     with ExitStack() as stack:
         bench = Bench(stack, db_url, redis_url, "generation")
