@@ -181,6 +181,30 @@ class WriteOpSummary(TypedDict):
     db_statements: int
 
 
+class WriteAccuracy(TypedDict):
+    """Invalidation accuracy of one write op, or of all (``evalcache.runner.accuracy``)."""
+
+    writes: int
+    writes_with_dependents: int
+    writes_fully_invalidated: int
+    fully_invalidated_share: float | None
+    entries_checked: int
+    entries_stale: int
+    entries_consistent_later: int
+    entries_never_consistent: int
+    consistent_p50_s: float | None
+    consistent_p99_s: float | None
+    consistent_max_s: float | None
+    never_age_max_s: float | None
+
+
+class InvalidationAccuracy(TypedDict):
+    """The per-write invalidation check: all writes, and per write op (``write:<op>``)."""
+
+    overall: WriteAccuracy
+    by_write: dict[str, WriteAccuracy]
+
+
 class _Summary(TypedDict):
     schema_version: int
     run_id: str
@@ -276,6 +300,7 @@ class Summary(_Summary, total=False):
     oracle_loads_checked: int | None
     oracle_errors: int | None
     oracle_error_example: str | None
+    invalidation_accuracy: InvalidationAccuracy | None
 
 
 #: Every object of a summary, named as ``docs/results-schema.md`` heads its table; names with
@@ -290,6 +315,9 @@ PARTS: dict[str, type[Any]] = {
     "db_server": DbServer,
     "families.<family>": FamilySummary,
     "write_ops.<op>": WriteOpSummary,
+    "invalidation_accuracy": InvalidationAccuracy,
+    "invalidation_accuracy.overall": WriteAccuracy,
+    "invalidation_accuracy.by_write.<op>": WriteAccuracy,
 }
 
 
@@ -345,6 +373,13 @@ def key_paths(summary: Mapping[str, Any]) -> set[tuple[str, str]]:
     out = of("summary.json", summary)
     for part in ("params", "latency", "redis", "stale_causes", "db_server"):
         out |= of(part, summary.get(part))
+    accuracy = summary.get("invalidation_accuracy")
+    if isinstance(accuracy, Mapping):
+        out |= of("invalidation_accuracy", accuracy)
+        out |= of("invalidation_accuracy.overall", accuracy.get("overall"))
+        by_write = accuracy.get("by_write")
+        for entry in by_write.values() if isinstance(by_write, Mapping) else ():
+            out |= of("invalidation_accuracy.by_write.<op>", entry)
     for part, name in (
         ("latency.<outcome>", "latency"),
         ("families.<family>", "families"),
@@ -364,7 +399,10 @@ def unknown_keys(summary: Mapping[str, Any]) -> list[str]:
 
 #: Nested parts spread over prefixed columns by :func:`flatten_summary`; ``families`` gets a
 #: table of its own (:func:`family_columns`).
-_SPREAD = ("params", "latency", "redis", "stale_causes", "families")
+_SPREAD = ("params", "latency", "redis", "stale_causes", "families", "invalidation_accuracy")
+#: Flat-row prefix of the overall invalidation-accuracy figures; ``<prefix>by_write`` holds
+#: the per-op figures as JSON text (:func:`write_accuracy_rows` reads them back).
+ACCURACY = "invalidation_accuracy_"
 
 
 def _cell(value: Any) -> Any:
@@ -384,6 +422,7 @@ def run_columns() -> list[str]:
     cols += [f"latency_{o}_{s}" for o in keys(Latency) for s in keys(LatencyStats)]
     cols += [f"redis_{k}" for k in keys(RedisFootprint)]
     cols += [f"stale_cause_{k}" for k in keys(StaleCauses)]
+    cols += [f"{ACCURACY}{k}" for k in keys(WriteAccuracy)] + [f"{ACCURACY}by_write"]
     return cols
 
 
@@ -398,8 +437,10 @@ def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     """One summary as one flat row of scalars.
 
     ``params`` become ``param_<name>``, ``latency`` becomes ``latency_<outcome>_<stat>``,
-    ``redis`` becomes ``redis_<name>``; other lists and mappings (``db_server``, ``write_ops``)
-    become JSON text; ``families`` is left out (see :func:`family_rows`).
+    ``redis`` becomes ``redis_<name>``, the overall ``invalidation_accuracy`` figures
+    ``invalidation_accuracy_<name>`` (its ``by_write`` JSON text in
+    ``invalidation_accuracy_by_write``); other lists and mappings (``db_server``,
+    ``write_ops``) become JSON text; ``families`` is left out (see :func:`family_rows`).
     """
     row: dict[str, Any] = {k: _cell(v) for k, v in summary.items() if k not in _SPREAD}
     for k, v in (summary.get("params") or {}).items():
@@ -410,11 +451,26 @@ def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     for k, v in (summary.get("redis") or {}).items():
         row[f"redis_{k}"] = _cell(v)
     row.update(_causes(summary))
+    accuracy = summary.get("invalidation_accuracy")
+    if isinstance(accuracy, Mapping):
+        for k, v in (accuracy.get("overall") or {}).items():
+            row[f"{ACCURACY}{k}"] = v
+        row[f"{ACCURACY}by_write"] = _cell(dict(accuracy.get("by_write") or {}))
     return row
 
 
 def _causes(figures: Mapping[str, Any]) -> dict[str, Any]:
     return {f"stale_cause_{k}": v for k, v in (figures.get("stale_causes") or {}).items()}
+
+
+def write_accuracy_rows(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per write op of a flat run row's ``invalidation_accuracy_by_write`` (sorted by
+    op): ``write`` and its figures; none for a run without the check."""
+    raw = row.get(f"{ACCURACY}by_write")
+    by_write = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(by_write, Mapping):
+        return []
+    return [{"write": op, **figures} for op, figures in sorted(by_write.items())]
 
 
 def family_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -166,6 +166,8 @@ def build_executor(
         drain=virtual_mode and cache_on and not modelled_lag,
         locked=not virtual_mode,
         read_modify_write=spec.read_modify_write,
+        checker=res.checker,
+        check_at_commit=res.sim is not None,
         **overlap,
     )
 
@@ -239,6 +241,10 @@ def measure_end(m: Measured, res: RunResources) -> None:
         o = res.oracle
         m.oracle_loads_checked, m.oracle_errors = o.loads_checked, o.errors
         m.oracle_error_example = o.error_example
+    if res.checker is not None:  # before the server-wide snapshot, which leaves it out
+        res.checker.finish()
+        m.invalidation_accuracy = res.checker.figures()
+        m.check_commands = res.checker.commands.value
     m.redis_after = redis_snapshot(res.client)
     if cache is not None:
         m.namespace_keys, m.namespace_bytes, m.family_bytes = live_footprint(res.client, cache)

@@ -114,6 +114,9 @@ class StalenessOracle:
         # overlap: a read spanning several round trips (a batch, a lease wait) that a write
         # committed inside may return the value from before it; such a hit is not judged
         self.judge_in_flight = True
+        # told the key of each loaded value the cache stored (the per-write invalidation check
+        # indexes cached entries by it)
+        self.on_store: Callable[[tuple[Any, ...]], None] | None = None
         if untracked:
             event.listen(engine, "connect", _untrack)
 
@@ -128,6 +131,10 @@ class StalenessOracle:
             return False
         with self._lock:
             return rng.random() < self.share
+
+    def connection(self) -> Connection:
+        """The calling thread's connection on the oracle's engine (uncounted)."""
+        return self._conn()
 
     def _conn(self) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
@@ -221,6 +228,8 @@ class StalenessOracle:
         key, _, started = pending.pop(i)
         if not pending:
             del self._pending[me]
+        if ok and self.on_store is not None:
+            self.on_store(key)
         if not ok or self.now is None:
             return
         now = self.now()

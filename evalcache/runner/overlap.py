@@ -363,6 +363,9 @@ class DeferredInvalidation:
         self.hooks = hooks
         self.delay = delay
         self.applied_ms: list[float] = []
+        #: Called when each deferred invalidation has run (the per-write check re-checks the
+        #: entries it found stale then).
+        self.after: Callable[[], None] | None = None
         self._outstanding: dict[float, int] = {}  # commit time -> invalidations not yet run
         strategy = repo.strategy
         if isinstance(strategy, NotifyStrategy):
@@ -415,6 +418,8 @@ class DeferredInvalidation:
             n = self._outstanding.pop(at) - 1
             if n:
                 self._outstanding[at] = n
+        if self.after is not None:
+            self.after()
 
     def pending_since(self) -> float | None:
         """The earliest commit whose invalidation has not run yet (``None``: all have)."""

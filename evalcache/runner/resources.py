@@ -18,11 +18,13 @@ from sqlalchemy.pool import NullPool
 
 from evalcache.cache import DatabaseCache
 from evalcache.clock import Clock, SystemClock, VirtualClock
+from evalcache.domain.invalidation import AppDependencies
 from evalcache.domain.pools import load_expert_specializations, load_id_pools
 from evalcache.domain.readspecs import TTLSettings
 from evalcache.domain.repositories import CachedRepository
 from evalcache.domain.truth import Truth
 from evalcache.metrics import CommandCount, ServerStatsProbe, StatementCounter, count_commands
+from evalcache.runner.accuracy import InvalidationChecker
 from evalcache.runner.database import seed_time
 from evalcache.runner.des import Simulation
 from evalcache.runner.oracle import StalenessOracle
@@ -112,6 +114,7 @@ class RunResources:
     sim: Simulation | None = None  # overlapping requests (concurrency "overlap")
     hooks: SimHooks | None = None
     deferred: DeferredInvalidation | None = None  # notify_lag / invalidation_delay in overlap
+    checker: InvalidationChecker | None = None  # per-write invalidation check (with an oracle)
 
 
 def open_resources(
@@ -222,6 +225,45 @@ def open_resources(
             deferred = DeferredInvalidation(repo, sim, hooks, delay, rp.seed)
     if oracle is not None and deferred is not None:  # a stale read may await its invalidation
         oracle.pending_since = deferred.pending_since
+    checker = None
+    if oracle is not None and cache is not None:
+        deps = AppDependencies(oracle_engine, seeded.expert_specs, repo.admin_id)
+        checker = _checker(stack, redis_url, repo, cache, oracle, deps, clock)
+        if deferred is not None:
+            deferred.after = checker.recheck
     return RunResources(
-        clock, commands, client, cache, app, repo, probe, oracle, counter, sim, hooks, deferred
+        clock,
+        commands,
+        client,
+        cache,
+        app,
+        repo,
+        probe,
+        oracle,
+        counter,
+        sim,
+        hooks,
+        deferred,
+        checker,
     )
+
+
+def _checker(
+    stack: contextlib.ExitStack[Any],
+    redis_url: str,
+    repo: CachedRepository,
+    cache: DatabaseCache,
+    oracle: StalenessOracle,
+    deps: AppDependencies,
+    clock: Clock,
+) -> InvalidationChecker:
+    """The per-write invalidation check: its own Redis client (its commands counted apart, no
+    hold points), the dependency map's look-ups and the comparisons on the oracle's engine."""
+    pool = redis.ConnectionPool.from_url(redis_url, socket_timeout=5.0)
+    stack.callback(pool.disconnect)
+    commands = count_commands(pool)
+    client = redis.Redis(connection_pool=pool)
+    stack.callback(client.close)
+    checker = InvalidationChecker(repo, cache, client, deps, oracle.connection, clock, commands)
+    oracle.on_store = checker.stored
+    return checker

@@ -18,7 +18,9 @@ from evalcache.domain.repositories import InvalidTransition
 from evalcache.domain.writes import InvalidStateError
 from evalcache.metrics import Counters, LatencyRecorder, StatementCounter, TimeSeries
 from evalcache.metrics.popularity import KeyReads
+from evalcache.runner.accuracy import InvalidationChecker
 from evalcache.runner.oracle import StalenessOracle
+from evalcache.strategies.api import WriteEvent
 from evalcache.workload.spec import OPERATIONS
 
 #: Outcome codes of the hit/miss trace (one byte per read; determinism checks hash it).
@@ -54,6 +56,12 @@ class Executor:
         Serialise recording (live mode: several worker threads share the recorders).
     read_modify_write:
         Read the written key before each write (YCSB F).
+    checker:
+        The per-write invalidation check (with an oracle), or ``None``.
+    check_at_commit:
+        Check a write at its commit's instant, inside ``atomic`` (overlapping requests: no
+        time passes there), instead of after the write and its drain (serial and live: outside
+        the measured latency).
     """
 
     def __init__(
@@ -71,8 +79,12 @@ class Executor:
         statements: Callable[[], int] | None = None,
         atomic: Callable[[], AbstractContextManager[Any]] = nullcontext,
         label: Callable[[str], None] | None = None,
+        checker: InvalidationChecker | None = None,
+        check_at_commit: bool = False,
     ) -> None:
         self.repo = repo
+        self.checker = checker
+        self._check_at_commit = check_at_commit
         self.counter = counter
         self.oracle = oracle
         self.specs = list(specializations)
@@ -129,6 +141,8 @@ class Executor:
             if self.rmw and name in RMW_READS:
                 self._read(t, RMW_READS[name], args[:1], now, t0_ns, counted)
             self._write(t, name, args, now, t0_ns, counted)
+        if self.checker is not None:
+            self.checker.settle()
 
     def _measured(self, counted: bool | None) -> bool:
         """Whether a request that ends now is counted (its own flag, else the run's phase)."""
@@ -235,24 +249,30 @@ class Executor:
         s0 = tally()
         start = clock_ns()
         error = noop = False
+        event: WriteEvent | None = None
+        checker = self.checker
         if self.oracle is not None:
             self.oracle.writing(now)
-        try:
-            with self._atomic():
-                self.repo.write(name, *args)
-        except self._noop:
-            noop = True
-        except Exception:  # any failure is a counted error, the run goes on
-            error = True
-            self._failed()
-        finally:
-            if self.oracle is not None:
-                self.oracle.write_ended()
+        with self._atomic():
+            try:
+                event = self.repo.write(name, *args)
+            except self._noop:
+                noop = True
+            except Exception:  # any failure is a counted error, the run goes on
+                error = True
+                self._failed()
+            finally:
+                if self.oracle is not None:
+                    self.oracle.write_ended()
+            if checker is not None and event is not None and self._check_at_commit:
+                checker.wrote(op, event, self._measured(counted))
         ns = clock_ns() - (t0_ns or start)
         if not error:
             self.consecutive_errors = 0
         if self.drain and not error:
             self.repo.drain()  # ideal lag: async invalidation completes before the next request
+        if checker is not None and event is not None and not self._check_at_commit:
+            checker.wrote(op, event, self._measured(counted))
         if self.oracle is not None and not (error or noop):
             self.oracle.wrote(now)
         dst = tally() - s0

@@ -83,6 +83,8 @@ class Measured:
     service_times: dict[str, Any] | None = None  # overlap: model means beside real times
     data_as_of: str = ""  # the seeded data's reference time, ISO-8601 UTC
     postgres_version: str = ""
+    invalidation_accuracy: dict[str, Any] | None = None  # the per-write check (with an oracle)
+    check_commands: int = 0  # Redis commands the check sent (not the run's)
 
     @property
     def db(self) -> DbCounts:
@@ -194,6 +196,7 @@ def build_summary(
     }
     if m.redis_before is not None and m.redis_after is not None:
         wide = (m.redis_after - m.redis_before).summary()
+        wide["commands"] -= m.check_commands  # the invalidation check's reads are not the run's
         s["redis"].update({f"server_{k}": v for k, v in wide.items()})
     s.update(
         saturated=m.saturated,
@@ -256,6 +259,7 @@ def build_summary(
     s["oracle_loads_checked"] = m.oracle_loads_checked
     s["oracle_errors"] = m.oracle_errors
     s["oracle_error_example"] = m.oracle_error_example
+    s["invalidation_accuracy"] = m.invalidation_accuracy
     return s
 
 

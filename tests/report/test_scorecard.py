@@ -37,6 +37,8 @@ def _row(**over: object) -> dict[str, object]:
         "cache_errors": 20,
         "redis_used_memory_bytes": 1_500_000,
         "redis_keys": 900,
+        "invalidation_accuracy_writes_with_dependents": 500,
+        "invalidation_accuracy_fully_invalidated_share": 0.99,
         "param_workload": "mixed",
         "param_strategy": "tags",
         "param_ttl_scale": 1.0,
@@ -100,7 +102,9 @@ def test_each_target_fails_just_past_its_threshold() -> None:
     assert _passed(_row(db_reduction=0.95))["db_reduction"] is True  # more than 80 % is better
     p = _passed(_row(db_reduction=0.899))
     assert p["db_reduction_90"] is False and p["db_reduction"] is True
-    assert _passed(_row(stale_read_rate=0.05))["invalidations"] is False  # 95 % is not > 95 %
+    share = "invalidation_accuracy_fully_invalidated_share"
+    assert _passed(_row(**{share: 0.95}))["invalidations"] is False  # 95 % is not > 95 %
+    assert _passed(_row(**{share: 0.951}))["invalidations"] is True
     assert _passed(_row(**OPTIMIZER, refreshes_succeeded=98))["refreshes"] is False
     assert _passed(_row(error_rate=0.005))["request_errors"] is False
     assert _passed(_row(cache_errors=50))["cache_errors"] is False  # 50 / 10,000 = 0.5 %
@@ -170,8 +174,31 @@ def test_memory_is_reported_not_judged() -> None:
     assert s["shown"] == "1.5 MB in 900 keys (not judged)"
 
 
+def test_invalidations_are_judged_per_write_not_per_read() -> None:
+    # Reads all correct (most hit keys nobody wrote) do not pass a strategy whose writes leave
+    # stale entries behind; and the reads view is still shown.
+    share = "invalidation_accuracy_fully_invalidated_share"
+    lazy = scorecard.score_run(_row(stale_read_rate=0.0, **{share: 0.4})).set_index("key")
+    assert lazy.loc["invalidations", "passed"] is False
+    assert lazy.loc["invalidations", "measured"] == 0.4
+    shown = lazy.loc["invalidations", "shown"]
+    assert shown.startswith("40.0 % of 500 writes fully invalidated; reads: 100.0 % (")
+    # Without the per-write check (an older summary, stale_sample 0) the target is n/a.
+    old = scorecard.score_run(_row(**{share: None})).set_index("key").loc["invalidations"]
+    assert old["passed"] is None
+    assert old["shown"] == "n/a; reads: 99.0 % (≥ 98.3 % at 95 % confidence: 1.7 nines)"
+
+
 def test_unmeasured_targets_are_not_applicable() -> None:
-    p = _passed(_row(refreshes_tried=0, stale_checked=0, db_reduction=None), FAMS[2:])
+    p = _passed(
+        _row(
+            refreshes_tried=0,
+            stale_checked=0,
+            db_reduction=None,
+            invalidation_accuracy_fully_invalidated_share=None,
+        ),
+        FAMS[2:],
+    )
     assert p["refreshes"] is None and p["invalidations"] is None
     assert p["db_reduction"] is None and p["dashboard"] is None
     assert p["db_reduction_90"] is None
@@ -195,7 +222,10 @@ def test_request_and_cache_errors_are_judged_apart() -> None:
 
 def test_correctness_states_its_lower_bound_in_nines() -> None:
     def shown(**over: object) -> str:
-        return str(scorecard.score_run(_row(**over)).set_index("key").loc["invalidations", "shown"])
+        text = scorecard.score_run(_row(**over)).set_index("key").loc["invalidations", "shown"]
+        writes, reads = str(text).split("; reads: ")
+        assert writes == "99.0 % of 500 writes fully invalidated"
+        return reads
 
     # 0 stale of 1000 checked: the point estimate says 100 %, the data only ≥ 99.73 %.
     none_stale = {"stale_reads": 0, "stale_read_rate": 0.0}
@@ -244,6 +274,7 @@ def test_scorecard_table() -> None:
                 stale_reads=200,
                 stale_read_rate=0.2,
                 stale_read_rate_upper95=wilson_upper(200, 1000),
+                invalidation_accuracy_fully_invalidated_share=0.3,
             ),
             _row(run_id="r3", param_ttl_scale=4.0, param_rate=8.0),
         ]
@@ -260,7 +291,8 @@ def test_scorecard_table() -> None:
     assert list(table["targets met"]) == [9, 7, 8]
     assert list(table["targets measured"]) == [9, 8, 8]
     assert table.loc[1, "> 95 % correct invalidations"] == (
-        "✗ 80.0 % (≥ 77.8 % at 95 % confidence: 0.6 nines)"
+        "✗ 30.0 % of 500 writes fully invalidated; reads: 80.0 % (≥ 77.8 % at 95 % "
+        "confidence: 0.6 nines)"
     )
     assert table.loc[0, "< 0.5 % cache errors"] == "✓ 0.2 %"
     assert table.loc[0, "hit rate > 85 % (frequently accessed)"].startswith("✓ 90.0 %")
@@ -303,6 +335,7 @@ def test_recommendation() -> None:
                 stale_reads=200,
                 stale_read_rate=0.2,
                 stale_read_rate_upper95=wilson_upper(200, 1000),
+                invalidation_accuracy_fully_invalidated_share=0.3,
             ),
             _row(run_id="r3", param_ttl_scale=4.0, hit_rate=0.97),
             _row(run_id="r4", param_workload="booking", hit_rate=0.99),
@@ -323,7 +356,13 @@ def test_recommendation() -> None:
     assert "its hit rate is higher (97.0 % against 80.0 %)" in rec2.text
     # Equal counts: a correct configuration beats a faster one that serves stale data, and
     # the text names what the winner misses.
-    stale_fast = _row(run_id="r5", param_strategy="ttl", hit_rate=0.999, stale_read_rate=0.5)
+    stale_fast = _row(
+        run_id="r5",
+        param_strategy="ttl",
+        hit_rate=0.999,
+        stale_read_rate=0.5,
+        invalidation_accuracy_fully_invalidated_share=0.0,
+    )
     correct_slow = _row(run_id="r6", param_strategy="tags", frequent_hit_rate=0.80)
     tie = pd.DataFrame([stale_fast, correct_slow])
     assert list(scorecard.scorecard(tie, None)["targets met"]) == [7, 7]
@@ -333,7 +372,11 @@ def test_recommendation() -> None:
     assert "the next, mixed / ttl / ttl×1.0, meets 7 but serves 50.00 % stale reads" in rec3.text
     # Correctness first: serving stale data is not bought back by meeting more targets.
     more_but_stale = _row(
-        run_id="r7", param_strategy="seed", stale_read_rate=0.15, frequent_hit_rate=0.9
+        run_id="r7",
+        param_strategy="seed",
+        stale_read_rate=0.15,
+        frequent_hit_rate=0.9,
+        invalidation_accuracy_fully_invalidated_share=0.5,
     )
     fewer_but_correct = _row(
         run_id="r8", param_strategy="tags", frequent_hit_rate=0.8, db_reduction=0.7
@@ -379,6 +422,9 @@ def test_run_scorecard_reads_a_summary_dict() -> None:
     assert s.loc["cache_errors", "shown"] == "0.0 %"  # 3 of 21,000
     assert s.loc["hit_rate", "measured"] == summary["frequent_hit_rate"]
     assert "at 95 % confidence" in s.loc["invalidations", "shown"]
+    # the fixture's seed leaves some writes' dependents stale: judged per write
+    overall = summary["invalidation_accuracy"]["overall"]
+    assert s.loc["invalidations", "measured"] == overall["fully_invalidated_share"] < 1.0
 
 
 def test_a_summary_and_its_loaded_row_score_the_same(tmp_path: Path) -> None:

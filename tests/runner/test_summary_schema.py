@@ -37,6 +37,8 @@ def test_every_written_key_is_in_the_schema_and_documented(
     written = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert written["families"] and written["write_ops"] and written["db_server"]
     assert "baseline_reused" in written and "server_keys" in written["redis"]
+    accuracy = written["invalidation_accuracy"]  # the per-write check runs with the oracle
+    assert accuracy["overall"]["writes"] > 0 and accuracy["by_write"]
 
     assert unknown_keys(written) == [], "keys the runner writes that the schema lacks"
     undocumented = key_paths(written) - documented_paths()

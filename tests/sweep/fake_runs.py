@@ -86,6 +86,47 @@ def build_fixture_notebook(path: Path = NOTEBOOK) -> Path:
     return path
 
 
+#: Write ops of the fake per-write invalidation check.
+WRITE_OPS = ("write:add_review", "write:create_appointment", "write:user_profile")
+
+
+def _accuracy(figures: list[tuple[int, int, int, int, int]]) -> dict[str, Any]:
+    """Per-write figures from (writes, with dependents, fully invalidated, checked, stale)."""
+    writes, deps, fully, checked, stale = (sum(col) for col in zip(*figures, strict=True))
+    later = stale // 2
+    return {
+        "writes": writes,
+        "writes_with_dependents": deps,
+        "writes_fully_invalidated": fully,
+        "fully_invalidated_share": fully / deps if deps else None,
+        "entries_checked": checked,
+        "entries_stale": stale,
+        "entries_consistent_later": later,
+        "entries_never_consistent": stale - later,
+        "consistent_p50_s": 1.0 if later else None,
+        "consistent_p99_s": 9.0 + stale / 10 if later else None,
+        "consistent_max_s": 10.0 + stale / 10 if later else None,
+        "never_age_max_s": 50.0 if stale - later else None,
+    }
+
+
+def fake_invalidation_accuracy(strategy: str) -> dict[str, Any]:
+    """The per-write check's figures: ``ttl`` leaves every write's dependents stale, ``seed``
+    every review's and some others', the rest none."""
+    rows = {}
+    for i, op in enumerate(WRITE_OPS):
+        writes = 100 + 10 * i
+        deps = writes - 5
+        fully = {"ttl": 0, "seed": 0 if op == "write:add_review" else deps - 4 * i}.get(
+            strategy, deps
+        )
+        rows[op] = (writes, deps, fully, 3 * deps, 2 * (deps - fully))
+    return {
+        "overall": _accuracy(list(rows.values())),
+        "by_write": {op: _accuracy([r]) for op, r in rows.items()},
+    }
+
+
 def fake_summary(params: Mapping[str, Any]) -> dict[str, Any]:
     """A contract-shaped summary whose numbers depend on the parameters (deterministic)."""
     seed = int(params.get("seed", 1))
@@ -197,6 +238,7 @@ def fake_summary(params: Mapping[str, Any]) -> dict[str, Any]:
         "data_as_of": "2025-01-06T00:00:00+00:00",
         "postgres_version": "16.4",
         "redis_version": "7.2.4",
+        "invalidation_accuracy": fake_invalidation_accuracy(str(params.get("strategy", "tags"))),
     }
 
 
