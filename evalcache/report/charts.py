@@ -810,8 +810,8 @@ def ceilings_by(runs: pd.DataFrame, by: str = "param_strategy") -> pd.DataFrame:
     """Achieved, ideal and efficiency of hit rate and database reduction, one row per ``by``
     value (mean over its runs), in :func:`order_strategies` order for strategies.
 
-    Pass runs that differ only in ``by`` (:func:`like_for_like`): the ideal cache depends on
-    the request stream, so only runs of one stream share a ceiling.
+    Pass runs that differ only in ``by`` (a group of :func:`comparable_groups`): the ideal
+    cache depends on the request stream, so only runs of one stream share a ceiling.
     """
     cols = [c for pair in CEILINGS.items() for c in (pair[0], *pair[1])]
     if runs.empty or by not in runs:
@@ -824,25 +824,6 @@ def ceilings_by(runs: pd.DataFrame, by: str = "param_strategy") -> pd.DataFrame:
     table = table.reindex(names)
     table.index.name = by.removeprefix("param_")
     return table
-
-
-def like_for_like(runs: pd.DataFrame, vary: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The largest set of runs that agree on every parameter but ``vary``, and the parameters
-    that vary among ``runs`` but are fixed in that set (what a caption must state).
-
-    Largest: the most distinct ``vary`` values, then the most runs; ties go to the first
-    configuration in sorted order, so the choice is stable.
-    """
-    if runs.empty or vary not in runs:
-        return runs.iloc[0:0], {}
-    params = sorted(c for c in runs.columns if c.startswith("param_") and c != vary)
-    text = runs[params].map(str)  # astype(str) keeps missing values missing
-    keys = text.agg("\x1f".join, axis=1) if params else pd.Series("", index=runs.index)
-    sizes = runs.groupby(keys)[vary].agg(lambda v: (v.astype(str).nunique(), len(v)))
-    best = max(sorted(sizes.index), key=lambda k: sizes[k])
-    group = runs[keys == best]
-    varying = [c for c in params if text[c].nunique(dropna=False) > 1]
-    return group, {c.removeprefix("param_"): group[c].iloc[0] for c in varying}
 
 
 def _numbers(table: pd.DataFrame, column: str) -> np.ndarray:

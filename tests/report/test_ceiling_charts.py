@@ -84,17 +84,19 @@ def _runs() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_like_for_like_keeps_the_largest_set_that_differs_only_in_the_strategy() -> None:
-    group, fixed = charts.like_for_like(_runs(), "param_strategy")
-    assert sorted(group["param_strategy"]) == ["seed", "tags", "ttl"]
-    assert set(group["param_ttl_scale"]) == {1.0}  # ties: the first in sorted order
-    assert fixed == {"ttl_scale": 1.0, "workload": "mixed"}
-    empty, none = charts.like_for_like(_runs().iloc[0:0], "param_strategy")
-    assert empty.empty and none == {}
+def test_ceilings_compare_runs_of_one_stream_only() -> None:
+    # one group per TTL scale; the browse run (another stream, one strategy) in none
+    groups = charts.comparable_groups(_runs(), "strategy")
+    assert [g.title for g in groups] == ["mixed · TTL ×1", "mixed · TTL ×4"]
+    assert [sorted(g.runs["param_strategy"]) for g in groups] == [["seed", "tags", "ttl"]] * 2
+
+
+def _group() -> pd.DataFrame:
+    return charts.comparable_groups(_runs(), "strategy")[0].runs
 
 
 def test_ceilings_by_strategy_puts_the_seed_plan_first() -> None:
-    group, _ = charts.like_for_like(_runs(), "param_strategy")
+    group = _group()
     table = charts.ceilings_by(group)
     assert list(table.index) == ["seed", "tags", "ttl"]
     assert table.loc["tags", "hit_rate"] == 0.6 and table.loc["tags", "ideal_hit_rate"] == 0.9
@@ -110,7 +112,7 @@ def test_ceilings_by_strategy_puts_the_seed_plan_first() -> None:
 
 
 def test_achieved_vs_ideal_draws_bars_ideal_ticks_and_efficiencies() -> None:
-    group, _ = charts.like_for_like(_runs(), "param_strategy")
+    group = _group()
     fig = charts.achieved_vs_ideal(charts.ceilings_by(group), title="per strategy")
     hit_ax, db_ax = fig.axes[:2]
     assert fig.get_suptitle() == "per strategy"
