@@ -175,7 +175,7 @@ class SimHooks:
         execute_command: Callable[..., Any] = client.execute_command
         make_pipeline: Callable[..., Any] = client.pipeline
         model = self.model
-        means: dict[Any, float] = {}  # command name as sent -> its mean
+        commands: dict[Any, tuple[float, str]] = {}  # name as sent -> (its mean, upper case)
 
         # How many SCAN calls a sweep takes depends on the server's hash table (its size and
         # incremental rehashing), not on the run: timing them would make runs differ.
@@ -190,17 +190,18 @@ class SimHooks:
                 hold = timed[name] = not str(name).upper().endswith("SCAN")
             if not hold:
                 return execute_command(*args, **options)
-            mean = means.get(name)
-            if mean is None:
-                mean = means[name] = model.redis_mean(_command(name))
-            self._hold(mean)
+            known = commands.get(name)
+            if known is None:
+                upper = _command(name)
+                known = commands[name] = (model.redis_mean(upper), upper)
+            self._hold(known[0])
             start = perf_counter_ns()
             try:
                 return execute_command(*args, **options)
             finally:
                 dt = perf_counter_ns() - start
                 self.real.record(labels.get(getcurrent(), OTHER), "redis", dt)
-                self.real_ops.record(_command(name), "redis", dt)
+                self.real_ops.record(known[1], "redis", dt)
 
         def pipeline(*args: Any, **kwargs: Any) -> Any:
             pipe = make_pipeline(*args, **kwargs)
