@@ -53,6 +53,7 @@ class _RedisFootprint(TypedDict):
 class RedisFootprint(_RedisFootprint, total=False):
     """The run's own Redis footprint, then the server-wide deltas (shared with other clients)."""
 
+    scan_calls: int
     server_commands: int
     server_used_memory_bytes: int
     server_keys: int

@@ -103,16 +103,30 @@ class CommandCount:
     """Commands one client sent: pipelines count each command, a script call counts once.
 
     Unlike ``total_commands_processed`` it excludes every other client of the server, so
-    runs executing side by side in a sweep do not count each other's commands.
+    runs executing side by side in a sweep do not count each other's commands. SCAN-family
+    calls are counted apart (``scans``): how many calls a pattern takes depends on the size and
+    rehashing of the server's hash table (every client's keys), not on what the run did.
     """
 
     def __init__(self) -> None:
         self.value = 0
+        self.scans = 0
         self._lock = threading.Lock()
 
     def add(self, n: int) -> None:
         with self._lock:
             self.value += n
+
+    def scan(self) -> None:
+        with self._lock:
+            self.scans += 1
+
+
+def _is_scan(name: Any) -> bool:
+    """SCAN, SSCAN, HSCAN, ZSCAN (``name`` as redis-py sends it: str or bytes)."""
+    if isinstance(name, bytes):
+        name = name.decode("ascii", "replace")
+    return str(name).upper().endswith("SCAN")
 
 
 def count_commands(client: Any) -> CommandCount:
@@ -133,7 +147,10 @@ def count_commands(client: Any) -> CommandCount:
 
     class CountingConnection(base):  # type: ignore[misc, valid-type]
         def send_command(self, *args: Any, **kwargs: Any) -> None:
-            counter.add(1)
+            if _is_scan(args[0] if args else ""):
+                counter.scan()
+            else:
+                counter.add(1)
             super().send_command(*args, **kwargs)
 
         def pack_commands(self, commands: Any) -> Any:

@@ -182,7 +182,7 @@ def replay(
         m.db_start = res.counter.snapshot()
         m.server_start = res.probe.snapshot()
         m.strategy_start = dict(res.repo.strategy.stats()) if m.cache_on else {}
-        m.commands_start = res.commands.value
+        m.commands_start, m.scans_start = res.commands.value, res.commands.scans
         if cache is not None:
             m.cache_start, m.family_start = cache.stats(), cache.family_stats()
         if res.hooks is not None:
@@ -234,7 +234,7 @@ def measure_end(m: Measured, res: RunResources) -> None:
     m.server_end = res.probe.settle(res.app)
     m.has_server_statements = res.probe.has_statements
     m.server_statements_note = res.probe.statements_note
-    m.commands_end = res.commands.value
+    m.commands_end, m.scans_end = res.commands.value, res.commands.scans
     if res.hooks is not None:
         m.service_times = res.hooks.service_times()
     if res.oracle is not None:

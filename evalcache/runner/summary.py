@@ -71,6 +71,8 @@ class Measured:
     redis_after: RedisSnapshot | None = None
     commands_start: int = 0
     commands_end: int = 0
+    scans_start: int = 0
+    scans_end: int = 0
     namespace_keys: int = 0
     namespace_bytes: int = 0
     family_bytes: dict[str, KeyUsage] = field(default_factory=dict)  # live entries by family
@@ -193,6 +195,7 @@ def build_summary(
         "commands": m.commands_end - m.commands_start,
         "used_memory_bytes": m.namespace_bytes,
         "keys": m.namespace_keys,
+        "scan_calls": m.scans_end - m.scans_start,
     }
     if m.redis_before is not None and m.redis_after is not None:
         wide = (m.redis_after - m.redis_before).summary()

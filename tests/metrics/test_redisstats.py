@@ -68,6 +68,15 @@ def test_client_command_count_agrees_with_the_server(private_redis: redis.Redis)
     start = counted.value
     client.eval("redis.call('SET', KEYS[1], 1); return redis.call('GET', KEYS[1])", 1, "s")
     assert counted.value == start + 1
+    # SCAN calls are counted apart: their number depends on the server's hash table
+    before = redis_snapshot(private_redis)
+    start, scans = counted.value, counted.scans
+    found = list(client.scan_iter(match="k1*", count=5))
+    client.sadd("set", "a", "b")
+    assert list(client.sscan_iter("set")) and len(found) == 11  # k1, k10..k19
+    server = redis_snapshot(private_redis) - before
+    assert counted.value - start == 1  # the SADD
+    assert counted.scans - scans == server.commandstats["scan"] + server.commandstats["sscan"] > 1
     other.close()
     client.close()
 
