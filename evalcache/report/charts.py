@@ -33,6 +33,8 @@ from evalcache.report.compare import TITLE_WIDTH, name_groups, tidy, value_key
 from evalcache.report.compare import comparable_groups as comparable_groups
 from evalcache.report.page import PageData as PageData
 from evalcache.report.page import caption as caption
+from evalcache.report.page import prose as prose
+from evalcache.report.page import table as table
 from evalcache.report.style import CACHE_OFF_COLOUR, CAUSE_COLOURS, LINESTYLES, MARKERS
 from evalcache.report.style import STRATEGY_COLOURS as STRATEGY_COLOURS
 from evalcache.report.style import strategy_colour as strategy_colour
@@ -241,7 +243,9 @@ def db_load_over_time(ts: pd.DataFrame, summary: Mapping[str, Any] | None = None
         if "db_statements_baseline" in ts.columns:
             _steps(ax, x, end, ts["db_statements_baseline"], label="without cache", ls="--")
         ax.legend(loc="upper right")
-        ax.set_ylim(bottom=0)
+        # room above the highest line for the legend, which would otherwise hide it
+        top = np.nanmax(ts[[c for c in ("db_statements", "db_statements_baseline") if c in ts]])
+        ax.set_ylim(0, 1.35 * float(top) if top > 0 else None)
         ax.set_xlim(0, end if end is not None else None)
     else:
         _empty(ax, "database statements per window")
@@ -425,7 +429,7 @@ def tradeoff_frontier(
         y = 100 * tab["db_reduction"].to_numpy(float)
         front = pareto_front(x, y)
         ax.plot(x[front], y[front], color="black", linestyle=":", label="frontier")
-        ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
         ax.set(xlabel=STALE_LABEL, ylabel="fewer DB statements (%)")
         ax.set_title(g.heading(TITLE_WIDTH - 20), fontsize="small")
         ax.grid(alpha=0.3)

@@ -80,10 +80,13 @@ def scrub_notebook(nb: Any) -> Any:
 
 
 def _data_section(files: Sequence[str]) -> str:
+    # styled as links (the notebook page's stylesheet leaves anchors outside a cell black)
+    link = "color:#0d47a1;text-decoration:underline"
     items = "".join(
-        f'<li><a href="{html.escape(f)}">{html.escape(Path(f).name)}</a></li>' for f in files
+        f'<li><a style="{link}" href="{html.escape(f)}">{html.escape(Path(f).name)}</a></li>'
+        for f in files
     )
-    style = "font-family:system-ui,sans-serif;font-size:0.9em;margin:1em 2em"
+    style = "font-family:system-ui,sans-serif;font-size:1em;margin:1em 2em"
     return (
         f'<section class="data-files" style="{style}"><h2>Data behind this page</h2>'
         f"<ul>{items}</ul></section>"

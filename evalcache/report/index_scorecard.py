@@ -18,7 +18,13 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from evalcache.report.compare import comparable_groups, config_columns, name_groups, value_key
+from evalcache.report.compare import (
+    comparable_groups,
+    config_columns,
+    name_groups,
+    unique_labels,
+    value_key,
+)
 from evalcache.report.scorecard import TARGETS, score_table
 from evalcache.report.style import describe_param, join_phrases
 
@@ -71,22 +77,6 @@ class ScoreGroup:
         return list(dict.fromkeys(self.rows["configuration"]))
 
 
-def _unique(labels: Sequence[str], runs: pd.DataFrame) -> list[str]:
-    """``labels``, with the seed added where two runs (repeats) share one (and a number
-    where even that does not tell them apart: a row per run, never two runs in one row)."""
-    out = [str(v) for v in labels]
-    dup = pd.Series(out).duplicated(keep=False).to_numpy()
-    if dup.any() and "param_seed" in runs:
-        seeds = [describe_param("seed", s) for s in runs["param_seed"]]
-        out = [f"{lbl}, {s}" if d else lbl for lbl, s, d in zip(out, seeds, dup, strict=True)]
-    seen: dict[str, int] = {}
-    for i, lbl in enumerate(out):
-        seen[lbl] = seen.get(lbl, 0) + 1
-        if seen[lbl] > 1:
-            out[i] = f"{lbl} ({seen[lbl]})"
-    return out
-
-
 _SHORT = ("param_workload", "param_strategy", "param_ttl_scale")
 
 
@@ -137,7 +127,7 @@ def score_groups(
     for g in compared:
         order = {v: i for i, v in enumerate(g.variants)}  # seed first, TTL scales by value
         runs_ = g.runs.sort_values("variant", key=lambda v: v.map(order), kind="stable")
-        labels = _unique(list(runs_["variant"]), runs_)
+        labels = unique_labels(list(runs_["variant"]), runs_)
         out.append(_group(g.title, runs_, labels, families, cells, links))
     alone = [g for g in groups if len(g.variants) == 1]
     if alone:
@@ -145,7 +135,7 @@ def score_groups(
         lone = lone.assign(_short=_short_labels(lone))
         lone = lone.sort_values("_short", key=lambda s: s.map(_natural), kind="stable")
         full = list(lone["_full"])
-        short = _unique(list(lone["_short"]), lone)
+        short = unique_labels(list(lone["_short"]), lone)
         out.append(
             _group(ALONE, lone, short, families, cells, links, dict(zip(short, full, strict=True)))
         )
