@@ -138,7 +138,8 @@ def table(
     styler = styler.format_index(lambda c: str(c).replace("_", " "), axis=1)
     if formats:
         chosen = {c: f for c, f in formats.items() if c in frame}
-        styler = styler.format(chosen, na_rep=MISSING, escape="html")
+        # subset: a dict alone would reset every other column to pandas' default format
+        styler = styler.format(chosen, subset=list(chosen), na_rep=MISSING, escape="html")
     if not index:
         styler = styler.hide(axis="index")
     text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
