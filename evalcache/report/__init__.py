@@ -20,10 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from evalcache.report import scorecard
 from evalcache.report.html import Page, ReportSite, render_notebook, write_index
+from evalcache.report.index_scorecard import score_groups
 from evalcache.report.page import REPORTS_DIR, data_folder
 from evalcache.report.provenance import provenance_json, provenance_lines
 from evalcache.report.recommend import recommend
@@ -147,8 +145,8 @@ def build_reports(
     if len(families):  # the families of the sweep's current cells only, as collect's runs
         families = families[families["folder"].isin(runs["folder"])]
     links = [run_pages.get(str(c)) if isinstance(c, str) else None for c in runs.get("cell", [])]
-    score = scorecard.scorecard(runs, families) if len(runs) else pd.DataFrame()
-    rec = recommend(runs, families, workload) if len(runs) else ""
+    rec = recommend(runs, families, workload) if len(runs) else None
+    score = score_groups(runs, families, run_pages, rec.cell if rec else None) if rec else []
     lines = provenance_lines(record, runs)
     index = write_index(
         out / "index.html",
@@ -157,7 +155,7 @@ def build_reports(
         runs,
         links,
         score,
-        rec,
+        rec or "",
         lines,
     )
     (out / "pages.json").write_text(json.dumps([p.__dict__ for p in pages], indent=2), "utf-8")

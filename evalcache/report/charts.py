@@ -16,6 +16,7 @@ notebooks save beside the page (:class:`PageData`) and link from the chart's :fu
 from __future__ import annotations
 
 import base64
+import html
 import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,14 +24,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from evalcache.metrics.latency import recorded_values
 from evalcache.metrics.timeseries import COUNT_COLUMNS
-from evalcache.report.compare import TITLE_WIDTH, name_groups, resolve_vary, tidy, value_key
+from evalcache.report.compare import TITLE_WIDTH, name_groups, tidy, value_key
 from evalcache.report.compare import comparable_groups as comparable_groups
 from evalcache.report.page import PageData as PageData
 from evalcache.report.page import caption as caption
+from evalcache.report.page import prose as prose
+from evalcache.report.page import table as table
 from evalcache.report.style import CACHE_OFF_COLOUR, CAUSE_COLOURS, LINESTYLES, MARKERS
 from evalcache.report.style import STRATEGY_COLOURS as STRATEGY_COLOURS
 from evalcache.report.style import strategy_colour as strategy_colour
@@ -49,11 +53,30 @@ BURST_COLOUR = "#f3e3b3"  # a flash crowd's burst window: no strategy's colour
 
 
 class ChartFigure(Figure):
-    """A figure and the tidy frame it draws (``data``), which a page saves beside it."""
+    """A figure and the tidy frame it draws (``data``), which a page saves beside it.
+
+    ``missing`` names what each panel found no data for (:func:`_empty`); a figure whose every
+    panel is empty is shown by :func:`show` as one line of text, not as blank axes.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.data = pd.DataFrame()
+        self.missing: list[str] = []
+
+    @property
+    def drawn(self) -> bool:
+        """False when every visible panel only says it has no data."""
+        panels = [ax for ax in self.get_axes() if ax.get_visible()]
+        return not self.missing or len(self.missing) < len(panels)
+
+    @property
+    def heading(self) -> str:
+        """The figure's title, else its first panel's."""
+        title = self.get_suptitle()
+        if not title and self.get_axes():
+            title = self.get_axes()[0].get_title()
+        return " ".join(title.split())
 
 
 def _figure(height: float = 4.5, ncols: int = 1) -> tuple[ChartFigure, Any]:
@@ -64,6 +87,9 @@ def _figure(height: float = 4.5, ncols: int = 1) -> tuple[ChartFigure, Any]:
 
 def _empty(ax: Any, what: str) -> None:
     ax.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=ax.transAxes)
+    fig = ax.get_figure(root=True)
+    if isinstance(fig, ChartFigure):
+        fig.missing.append(what)
 
 
 def time_minutes(ts: pd.DataFrame) -> pd.Series:
@@ -91,9 +117,44 @@ def _shade_warmup(ax: Any, warmup_s: float | None) -> None:
         ax.axvspan(0, warmup_s / 60, color="0.88", zorder=0, label="warm-up (not counted)")
 
 
-def hit_rate_over_time(ts: pd.DataFrame, warmup_s: float | None = None) -> Figure:
-    """Hit rate per time window of one run (families summed), the warm-up shaded."""
+def _windows(
+    ts: pd.DataFrame, summary: Mapping[str, Any] | None
+) -> tuple[np.ndarray, float | None]:
+    """Window starts (minutes) and where the last window ends: the run's end, or one window
+    width past its start (``params.window_s``, else the spacing of the starts)."""
+    x = time_minutes(ts).to_numpy(float) if len(ts) else np.array([])
+    summary = summary or {}
+    width = (summary.get("params") or {}).get("window_s")
+    starts = np.unique(x)
+    if not width and len(starts) > 1:
+        width = 60.0 * float(np.diff(starts).min())
+    if not len(x) or not width:
+        return x, None
+    end = float(x.max()) + float(width) / 60
+    if summary.get("simulated_s"):
+        end = min(end, float(summary["simulated_s"]) / 60)
+    return x, end
+
+
+def _steps(ax: Any, x: np.ndarray, end: float | None, y: Any, **style: Any) -> None:
+    """``y`` per window held across its window (a window's figure is not a point in time)."""
+    y = np.asarray(y, dtype=float)
+    if end is not None and len(x):
+        x, y = np.append(x, end), np.append(y, y[-1])
+    ax.plot(x, y, drawstyle="steps-post", **style)
+
+
+def hit_rate_over_time(
+    ts: pd.DataFrame, warmup_s: float | None = None, *, summary: Mapping[str, Any] | None = None
+) -> Figure:
+    """Hit rate per time window of one run (families summed), the warm-up shaded.
+
+    With the run's ``summary``, each window's rate spans its window up to the run's end (its
+    ``warmup_s`` is shaded unless ``warmup_s`` is given).
+    """
     fig, ax = _figure()
+    if warmup_s is None and summary:
+        warmup_s = summary.get("warmup_s")
     _shade_warmup(ax, warmup_s)
     ts = per_window(ts)
     if len(ts) and {"hits", "misses"} <= set(ts.columns):
@@ -104,8 +165,10 @@ def hit_rate_over_time(ts: pd.DataFrame, warmup_s: float | None = None) -> Figur
     else:
         rate = pd.Series(dtype=float)
     if len(rate):
-        ax.plot(time_minutes(ts), 100 * rate.astype(float), label="hit rate", marker=".")
+        x, end = _windows(ts, summary)
+        _steps(ax, x, end, 100 * rate.astype(float), label="hit rate")
         ax.legend(loc="lower right")
+        ax.set_xlim(0, end if end is not None else None)
     else:
         _empty(ax, "hits/misses per window")
     ax.set(
@@ -169,17 +232,21 @@ def latency_cdf(latency: pd.DataFrame) -> Figure:
 
 
 def db_load_over_time(ts: pd.DataFrame, summary: Mapping[str, Any] | None = None) -> Figure:
-    """Database statements per window with the cache, and without it (the baseline run)."""
+    """Database statements per window with the cache, and without it (the baseline run),
+    each window's count held across its window (see :func:`hit_rate_over_time`)."""
     fig, ax = _figure()
     _shade_warmup(ax, (summary or {}).get("warmup_s"))
     ts = per_window(ts)
-    t = time_minutes(ts)
     if "db_statements" in ts.columns and len(ts):
-        ax.plot(t, ts["db_statements"], label="with cache", marker=".")
+        x, end = _windows(ts, summary)
+        _steps(ax, x, end, ts["db_statements"], label="with cache")
         if "db_statements_baseline" in ts.columns:
-            ax.plot(t, ts["db_statements_baseline"], label="without cache", linestyle="--")
+            _steps(ax, x, end, ts["db_statements_baseline"], label="without cache", ls="--")
         ax.legend(loc="upper right")
-        ax.set_ylim(bottom=0)
+        # room above the highest line for the legend, which would otherwise hide it
+        top = np.nanmax(ts[[c for c in ("db_statements", "db_statements_baseline") if c in ts]])
+        ax.set_ylim(0, 1.35 * float(top) if top > 0 else None)
+        ax.set_xlim(0, end if end is not None else None)
     else:
         _empty(ax, "database statements per window")
     ax.set(
@@ -263,7 +330,7 @@ def metric_vs_ttl(
     panels = list(zip(name_groups([g for g, _ in panels]), [t for _, t in panels], strict=True))
     if not panels:
         fig, ax = _figure()
-        _empty(ax, f"{metric} over two or more TTL scales")
+        _empty(ax, f"{ylabel.split(' (')[0]} at two or more TTL scales of one configuration")
         ax.set(title=title or f"{metric} versus TTL scale", xlabel=TTL_LABEL, ylabel=ylabel)
         return fig
     ncols = 1 if len(panels) == 1 else 2
@@ -362,7 +429,7 @@ def tradeoff_frontier(
         y = 100 * tab["db_reduction"].to_numpy(float)
         front = pareto_front(x, y)
         ax.plot(x[front], y[front], color="black", linestyle=":", label="frontier")
-        ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
         ax.set(xlabel=STALE_LABEL, ylabel="fewer DB statements (%)")
         ax.set_title(g.heading(TITLE_WIDTH - 20), fontsize="small")
         ax.grid(alpha=0.3)
@@ -395,7 +462,9 @@ def _no_groups(what: str, title: str) -> ChartFigure:
 
 
 def _vary_text(vary: str | Sequence[str]) -> str:
-    return " / ".join(dict.fromkeys(c.removeprefix("param_") for c in resolve_vary(vary)))
+    # as the caller names it ("strategy", its own settings included), not as param_* columns
+    names = [vary] if isinstance(vary, str) else list(vary)
+    return " and ".join(n.removeprefix("param_").replace("_", " ") for n in names)
 
 
 def _colour_ticks(ax: Any, tab: pd.DataFrame) -> None:
@@ -631,9 +700,18 @@ def attach_params(families: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def show(fig: Figure) -> None:
-    """Display a figure in a notebook as an embedded PNG (no pyplot state involved)."""
-    from IPython.display import Image, display
+    """Display a figure in a notebook as an embedded PNG (no pyplot state involved).
 
+    A chart with nothing to draw (every panel empty) is one line saying so, not blank axes
+    whose 0-1 scales a reader could take for measurements.
+    """
+    from IPython.display import HTML, Image, display
+
+    if isinstance(fig, ChartFigure) and not fig.drawn:
+        what = html.escape("; ".join(dict.fromkeys(fig.missing)))
+        text = f"<em>Not drawn: {html.escape(fig.heading)}.</em> No data: {what}."
+        display(HTML(f"<p class='not-drawn'>{text}</p>"))  # type: ignore[no-untyped-call]
+        return
     display(Image(data=figure_png(fig), format="png"))  # type: ignore[no-untyped-call]
 
 
@@ -820,6 +898,9 @@ def ceilings_by(runs: pd.DataFrame, by: str = "param_strategy") -> pd.DataFrame:
     for c in cols:
         frame[c] = pd.to_numeric(frame[c], errors="coerce")
     table = frame.groupby("_k")[cols].mean()
+    if by != "param_strategy" and "param_strategy" in runs:
+        # each bar in its strategy's colour (achieved_vs_ideal), whatever labels it
+        table["strategy"] = runs.assign(_k=frame["_k"]).groupby("_k")["param_strategy"].first()
     names = order_strategies(table.index) if by == "param_strategy" else sorted(table.index)
     table = table.reindex(names)
     table.index.name = by.removeprefix("param_")
@@ -842,6 +923,15 @@ def achieved_vs_ideal(table: pd.DataFrame, *, title: str) -> Figure:
     """
     fig, axes = _figure(height=4.5, ncols=2)
     labels = [str(i) for i in table.index]
+    # strategies in their colour on every page; other bars (query families) in one colour
+    strategies = (
+        list(table["strategy"])
+        if "strategy" in table
+        else labels
+        if table.index.name == "strategy"
+        else None
+    )
+    colours = [strategy_colour(n) for n in strategies] if strategies else "C0"
     for ax, (metric, (ideal, eff)) in zip(axes, CEILINGS.items(), strict=True):
         name = metric.replace("_", " ")
         if table.empty or metric not in table or table[metric].isna().all():
@@ -850,7 +940,7 @@ def achieved_vs_ideal(table: pd.DataFrame, *, title: str) -> Figure:
             x = np.arange(len(labels))
             achieved = 100 * _numbers(table, metric)
             ceiling, ratio = 100 * _numbers(table, ideal), _numbers(table, eff)
-            ax.bar(x, np.nan_to_num(achieved), color="C0", label="achieved")
+            ax.bar(x, np.nan_to_num(achieved), color=colours, label="achieved")
             ax.scatter(x, ceiling, marker="_", s=400, color="black", zorder=3, label="ideal")
             # the efficiency above the bar and its ideal tick, whichever is higher
             tops = np.fmax(np.nan_to_num(achieved), ceiling)
@@ -867,7 +957,14 @@ def achieved_vs_ideal(table: pd.DataFrame, *, title: str) -> Figure:
                     )
             ax.set_xticks(x, labels, rotation=45, ha="right")
             ax.set_yticks(np.arange(0, 101, 20))
-            ax.legend(loc="upper right", ncols=2, fontsize="small")  # above 100 %: no bar there
+            handles, names = ax.get_legend_handles_labels()
+            if strategies:  # bars of several colours: a neutral swatch, not the first one's
+                handles = [
+                    Patch(facecolor="0.6") if n == "achieved" else h
+                    for h, n in zip(handles, names, strict=True)
+                ]
+            # above 100 %: no bar there
+            ax.legend(handles, names, loc="upper right", ncols=2, fontsize="small")
             # a cache can add statements (write-through): a negative reduction stays visible
             low = float(np.nanmin(achieved, initial=0.0))
             ax.set_ylim(low - 5 if low < 0 else 0.0, 118)

@@ -197,6 +197,12 @@ class Group:
 
         return self.runs.apply(label, axis=1)
 
+    def row_labels(self) -> list[str]:
+        """One label per run for a table row: its variant, the seed added where repeats
+        share one, and a number where even that does not tell runs apart (a row per run,
+        never two runs in one row)."""
+        return unique_labels(list(self.runs["variant"]), self.runs)
+
     def table(self, metrics: Sequence[str], axis: str | None = None) -> pd.DataFrame:
         """Per variant (and ``axis`` value): mean ``metrics`` over repeats, in drawing order.
 
@@ -223,6 +229,22 @@ class Group:
         for k, v in self.fixed.items():
             out[k] = json.dumps(v, default=str) if isinstance(v, Mapping | list) else v
         return out
+
+
+def unique_labels(labels: Sequence[str], runs: pd.DataFrame) -> list[str]:
+    """``labels`` (one per row of ``runs``), the seed added where two share one, then a
+    number where even that does not tell them apart."""
+    out = [str(v) for v in labels]
+    dup = pd.Series(out).duplicated(keep=False).to_numpy()
+    if dup.any() and REPEAT in runs:
+        seeds = [describe_param(REPEAT, s) for s in runs[REPEAT]]
+        out = [f"{lbl}, {s}" if d else lbl for lbl, s, d in zip(out, seeds, dup, strict=True)]
+    seen: dict[str, int] = {}
+    for i, lbl in enumerate(out):
+        seen[lbl] = seen.get(lbl, 0) + 1
+        if seen[lbl] > 1:
+            out[i] = f"{lbl} ({seen[lbl]})"
+    return out
 
 
 def comparable_groups(

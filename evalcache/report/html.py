@@ -19,6 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from evalcache.report.compare import TITLE_ORDER, config_columns, value_key
+from evalcache.report.index_scorecard import STYLE as SCORE_STYLE
+from evalcache.report.index_scorecard import ScoreGroup, score_groups_html
+from evalcache.report.style import describe_param, join_phrases
 from evalcache.settings import mask_url
 
 if TYPE_CHECKING:
@@ -76,10 +80,13 @@ def scrub_notebook(nb: Any) -> Any:
 
 
 def _data_section(files: Sequence[str]) -> str:
+    # styled as links (the notebook page's stylesheet leaves anchors outside a cell black)
+    link = "color:#0d47a1;text-decoration:underline"
     items = "".join(
-        f'<li><a href="{html.escape(f)}">{html.escape(Path(f).name)}</a></li>' for f in files
+        f'<li><a style="{link}" href="{html.escape(f)}">{html.escape(Path(f).name)}</a></li>'
+        for f in files
     )
-    style = "font-family:system-ui,sans-serif;font-size:0.9em;margin:1em 2em"
+    style = "font-family:system-ui,sans-serif;font-size:1em;margin:1em 2em"
     return (
         f'<section class="data-files" style="{style}"><h2>Data behind this page</h2>'
         f"<ul>{items}</ul></section>"
@@ -141,16 +148,37 @@ class ReportSite:
         return [p for p in self.pages if not p.built]
 
 
+def other_settings(runs: pd.DataFrame) -> list[str]:
+    """Per run, the settings where it differs from most runs of the sweep (``4 req/s · 2 DB
+    connections``), besides the key table's own columns: two rows that read alike are alike."""
+    shown = {c for c in KEY_COLUMNS if c.startswith("param_")}
+    cols = [c for c in [*config_columns(runs), "param_seed"] if c in runs and c not in shown]
+    keys = runs[cols].map(value_key)
+    usual = {c: keys[c].value_counts(sort=True).index[0] for c in cols if len(keys)}
+    order = {c: i for i, c in enumerate(TITLE_ORDER)}
+    cols.sort(key=lambda c: order.get(c, len(order)))
+    return [
+        join_phrases(describe_param(c, runs.at[i, c]) for c in cols if keys.at[i, c] != usual[c])
+        for i in runs.index
+    ]
+
+
 def key_figures(runs: pd.DataFrame) -> pd.DataFrame:
-    """The index's per-run table: parameters and key figures, rates in percent."""
+    """The index's per-run table: parameters, what else sets the run apart (where anything
+    does) and key figures, rates in percent."""
     cols = [c for c in KEY_COLUMNS if c in runs.columns]
     table = runs[cols].copy()
+    other = other_settings(runs)
+    if any(other):
+        at = sum(c.startswith("param_") for c in cols)
+        table.insert(at, "other settings", other)
+    # a no-break space before "%": a narrow column never puts the sign on a line of its own
     for c in _PERCENT:
         if c in table:
-            table[c] = table[c].map(lambda v: "" if pd.isna(v) else f"{100 * float(v):.1f} %")
+            table[c] = table[c].map(lambda v: "" if pd.isna(v) else f"{100 * float(v):.1f}\u00a0%")
     for c in _PERCENT_FINE:
         if c in table:
-            table[c] = table[c].map(lambda v: "" if pd.isna(v) else f"{100 * float(v):.2f} %")
+            table[c] = table[c].map(lambda v: "" if pd.isna(v) else f"{100 * float(v):.2f}\u00a0%")
     if "latency_all_p99_ms" in table:
         table["latency_all_p99_ms"] = table["latency_all_p99_ms"].map(
             lambda v: "" if pd.isna(v) else f"{float(v):.2f}"
@@ -210,12 +238,14 @@ def write_index(
     pages: Iterable[Page],
     runs: pd.DataFrame,
     run_links: Sequence[str | None],
-    score: pd.DataFrame | None,
+    score: Sequence[ScoreGroup] = (),
     recommendation: Recommendation | str = "",
     provenance: Sequence[tuple[str, str]] = (),
 ) -> Path:
     """Write ``index.html``: the recommendation and why, the provenance of the figures, the
-    scorecard, links to every page and the key figures per run. Tables carry no row index."""
+    scorecard (one table per like-for-like group, :mod:`evalcache.report.index_scorecard`),
+    links to every page and the key figures per run. Tables carry no row index."""
+    pages = list(pages)
     items = []
     for p in pages:
         cls = "" if p.status == "ok" else ' class="failed"'
@@ -225,15 +255,16 @@ def write_index(
         )
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+        f"<style>{_STYLE}{SCORE_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
     ]
     answer = answer_html(recommendation)
     if answer:
         parts += ["<h2>Recommendation</h2>", answer]
     if provenance:
         parts += ["<h2>Provenance</h2>", provenance_html(provenance)]
-    if score is not None and len(score):
-        parts += ["<h2>Seed plan scorecard</h2>", _table_html(score)]
+    if score:
+        summary = next((p.href for p in pages if p.title == "summary" and p.built), None)
+        parts += ["<h2>Seed plan scorecard</h2>", score_groups_html(score, summary)]
     parts += [
         "<h2>Reports</h2><ul>",
         *items,

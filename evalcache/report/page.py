@@ -1,4 +1,5 @@
-"""What an aggregate page shows under each chart: a one-line caption and the data behind it.
+"""What a page shows besides charts: a one-line caption under each chart and the data behind
+it, tables and prose as a reader can read them.
 
 ``evalcache report`` executes an aggregate notebook into ``<sweep>/_reports/<page>.ipynb``.
 :meth:`PageData.save` writes a chart's frame to ``<sweep>/_reports/data/<page>/<name>.csv``
@@ -16,13 +17,18 @@ Example, in a notebook::
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 #: Where ``evalcache report`` executes the aggregate notebooks, inside the sweep folder.
 REPORTS_DIR = "_reports"
@@ -98,3 +104,63 @@ def caption(text: str, files: Sequence[DataFile] = ()) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(caption_markdown(text, files)))  # type: ignore[no-untyped-call]
+
+
+#: How a missing value reads in a table (not ``NaN``, ``None`` or ``nan``).
+MISSING = "–"
+
+
+def _number(value: Any, precision: int) -> str:
+    """A cell as text: floats with ``precision`` decimals, whole ones without (``60`` rather
+    than ``60.000``), missing values as :data:`MISSING`."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return MISSING
+    if isinstance(value, float) and not isinstance(value, bool):
+        return f"{value:.0f}" if value.is_integer() else f"{value:.{precision}f}"
+    return str(value)
+
+
+def table(
+    frame: pd.DataFrame,
+    *,
+    formats: Mapping[str, Any] | None = None,
+    precision: int = 3,
+    index: bool = False,
+) -> Styler:
+    """``frame`` styled as the pages show tables: no row index unless ``index`` (when it
+    names the rows), text columns left-aligned (long right-aligned text is hard to read),
+    numbers with ``precision`` decimals (whole ones without) or ``formats`` (column ->
+    format), missing values as :data:`MISSING`, ``_`` in headers as spaces so they wrap.
+    Nothing is cut short (pandas' plain display truncates long text).
+    """
+    styler = frame.style.format(lambda v: _number(v, precision), escape="html")
+    # headers wrap between words; a snake_case name is one word that widens its column
+    styler = styler.format_index(lambda c: str(c).replace("_", " "), axis=1)
+    if formats:
+        chosen = {c: f for c, f in formats.items() if c in frame}
+        # subset: a dict alone would reset every other column to pandas' default format
+        styler = styler.format(chosen, subset=list(chosen), na_rep=MISSING, escape="html")
+    if not index:
+        styler = styler.hide(axis="index")
+    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    left = {"text-align": "left"}
+    if text:
+        styler = styler.set_properties(subset=text, **left)
+    heads = [{"selector": "th.col_heading", "props": "text-align: left"}]
+    heads += [{"selector": "th.row_heading", "props": "text-align: left"}]
+    return styler.set_table_styles(heads, overwrite=False)
+
+
+def prose(lines: Iterable[str | tuple[str, str]]) -> None:
+    """Show lines of text as paragraphs (``print``'s preformatted text wraps inside words); a
+    ``(heading, text)`` pair shows its heading in bold."""
+    from IPython.display import HTML, display
+
+    parts = []
+    for line in lines:
+        if isinstance(line, tuple):
+            head, text = line
+            parts.append(f"<p><strong>{html.escape(head)}</strong> {html.escape(text)}</p>")
+        else:
+            parts.append(f"<p>{html.escape(line)}</p>")
+    display(HTML("".join(parts)))  # type: ignore[no-untyped-call]

@@ -22,7 +22,7 @@ workload under the same conditions; :mod:`evalcache.report.scorecard_chart` draw
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -460,12 +460,18 @@ def config_labels(runs: pd.DataFrame) -> list[str]:
     return labels
 
 
-def score_table(runs: pd.DataFrame, families: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Long table, one row per (run, target): ``configuration`` (:func:`config_labels`) and
-    :func:`score_run`'s columns; what :func:`scorecard` and the grid chart are drawn from."""
+def score_table(
+    runs: pd.DataFrame,
+    families: pd.DataFrame | None = None,
+    labels: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Long table, one row per (run, target): ``configuration`` (``labels``, one per run, by
+    default :func:`config_labels`) and :func:`score_run`'s columns; what :func:`scorecard`
+    and the grid chart are drawn from."""
     cols = ["configuration", "key", "target", "measured", "shown", "brief", "passed", "how"]
+    names = config_labels(runs) if labels is None else [str(v) for v in labels]
     parts = []
-    for label, (_, run) in zip(config_labels(runs), runs.iterrows(), strict=True):
+    for label, (_, run) in zip(names, runs.iterrows(), strict=True):
         parts.append(score_run(run.to_dict(), families).assign(configuration=label)[cols])
     if not parts:
         return pd.DataFrame(columns=cols)
@@ -474,9 +480,14 @@ def score_table(runs: pd.DataFrame, families: pd.DataFrame | None = None) -> pd.
     return out
 
 
-def scorecard(runs: pd.DataFrame, families: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Wide table: one row per run, one ``✓ value`` / ``✗ value`` / ``n/a`` column per target."""
-    long = score_table(runs, families)
+def scorecard(
+    runs: pd.DataFrame,
+    families: pd.DataFrame | None = None,
+    labels: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Wide table: one row per run, one ``✓ value`` / ``✗ value`` / ``n/a`` column per target;
+    ``labels`` name the runs (:func:`score_table`)."""
+    long = score_table(runs, families, labels)
     rows = []
     for label, s in long.groupby("configuration", sort=False):
         row: dict[str, Any] = {"configuration": label}

@@ -31,7 +31,8 @@ def scorecard_grid(table: pd.DataFrame, *, title: str = "Seed plan targets") -> 
     configs = list(dict.fromkeys(table["configuration"])) if len(table) else []
     keys = [t.key for t in TARGETS if t.key in set(table.get("key", []))]
     labels = {t.key: t.label for t in TARGETS}
-    fig = Figure(figsize=(max(9.0, 1.0 * len(keys) + 3.5), 1.6 + 0.36 * max(1, len(configs))))
+    # a page shows the grid ~1200 px wide: 9 pt text stays readable once scaled down to that
+    fig = Figure(figsize=(max(9.0, 1.0 * len(keys) + 3.5), 1.9 + 0.42 * max(1, len(configs))))
     ax = fig.add_subplot()
     if not configs:
         ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
@@ -52,15 +53,15 @@ def scorecard_grid(table: pd.DataFrame, *, title: str = "Seed plan targets") -> 
                 )
             )
             ax.text(
-                j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7, color=INK[verdict]
+                j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=9, color=INK[verdict]
             )
     ax.set_xlim(0, len(keys))
     ax.set_ylim(len(configs), 0)  # first configuration on top
     ax.set_xticks([j + 0.5 for j in range(len(keys))])
-    ax.set_xticklabels([textwrap.fill(labels[k], 14) for k in keys], fontsize=7)
+    ax.set_xticklabels([textwrap.fill(labels[k], 13) for k in keys], fontsize=8.5)
     ax.xaxis.tick_top()
     ax.set_yticks([i + 0.5 for i in range(len(configs))])
-    ax.set_yticklabels(configs, fontsize=7)
+    ax.set_yticklabels([textwrap.fill(c, 24) for c in configs], fontsize=9)
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
@@ -71,9 +72,9 @@ def scorecard_grid(table: pd.DataFrame, *, title: str = "Seed plan targets") -> 
         loc="upper center",
         bbox_to_anchor=(0.5, -0.01),
         ncols=3,
-        fontsize=7,
+        fontsize=8.5,
         frameon=False,
     )
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=11)
     fig.set_layout_engine("constrained")
     return fig

@@ -130,3 +130,18 @@ def test_achieved_vs_ideal_without_ceilings_says_so() -> None:
     fig = charts.achieved_vs_ideal(pd.DataFrame({"hit_rate": [np.nan]}), title="none")
     assert "no data" in fig.axes[0].texts[0].get_text()
     assert "no data" in fig.axes[1].texts[0].get_text()
+
+
+def test_achieved_vs_ideal_bars_take_their_strategy_colour() -> None:
+    from matplotlib.colors import to_rgba
+
+    group = charts.comparable_groups(_runs(), "strategy")[0].runs
+    table = charts.ceilings_by(group, "variant")  # labelled by variant, as the page does
+    assert list(table["strategy"]) == ["seed", "tags", "ttl"]
+    hit_ax = charts.achieved_vs_ideal(table, title="t").axes[0]
+    colours = [p.get_facecolor() for p in hit_ax.patches]
+    assert colours == [to_rgba(charts.strategy_colour(s)) for s in ("seed", "tags", "ttl")]
+    # query families are no strategies: one colour
+    families = table.drop(columns="strategy").rename_axis("family")
+    fam_ax = charts.achieved_vs_ideal(families, title="t").axes[0]
+    assert len({p.get_facecolor() for p in fam_ax.patches}) == 1

@@ -22,9 +22,34 @@ def test_hit_rate_over_time_plots_hits_over_reads_in_percent() -> None:
     )
     ax = charts.hit_rate_over_time(ts).axes[0]
     assert _labels(ax) == ("Cache hit rate over time", "simulated time (min)", "hit rate (%)")
+    # each window's rate held across its window: the last one ends a window width later
     x, y = ax.lines[0].get_data()
-    assert list(x) == [0.0, 1.0, 2.0] and list(y) == [0.0, 50.0, 90.0]
+    assert list(x) == [0.0, 1.0, 2.0, 3.0] and list(y) == [0.0, 50.0, 90.0, 90.0]
+    assert ax.lines[0].get_drawstyle() == "steps-post"
     assert ax.get_legend() is not None
+
+
+def test_time_charts_span_the_whole_run_and_its_one_window() -> None:
+    # a 60 s run with 60 s windows and a 15 s warm-up: one window, which spans the warm-up and
+    # the measured time alike, drawn across the whole run rather than as a point at 0
+    ts = pd.DataFrame({"window_start_s": [0.0], "hits": [70], "misses": [30], "db_statements": [9]})
+    summary = {"warmup_s": 15.0, "simulated_s": 60.0, "params": {"window_s": 60.0}}
+    for fig in (
+        charts.hit_rate_over_time(ts, summary=summary),
+        charts.db_load_over_time(ts, summary),
+    ):
+        ax = fig.axes[0]
+        assert list(ax.lines[0].get_xdata()) == [0.0, 1.0]
+        assert ax.get_xlim() == (0.0, 1.0)
+        assert len(ax.patches) == 1  # the warm-up, from the summary
+    # a window cut short by the run's end ends there
+    short = {"simulated_s": 90.0, "params": {"window_s": 60.0}}
+    two = pd.DataFrame({"window_start_s": [0.0, 60.0], "hits": [1, 2], "misses": [1, 2]})
+    assert list(charts.hit_rate_over_time(two, summary=short).axes[0].lines[0].get_xdata()) == [
+        0.0,
+        1.0,
+        1.5,
+    ]
 
 
 def test_latency_cdf_has_one_monotone_curve_per_outcome(tmp_path: Path) -> None:
@@ -73,8 +98,8 @@ def test_db_load_shows_cached_and_measured_baseline_series() -> None:
     )
     ax = charts.db_load_over_time(ts, {"db_statements": 60, "db_statements_baseline": 400}).axes[0]
     assert [ln.get_label() for ln in ax.lines] == ["with cache", "without cache"]
-    assert list(ax.lines[0].get_ydata()) == [40, 20]
-    assert list(ax.lines[1].get_ydata()) == [90, 310]
+    assert list(ax.lines[0].get_ydata()) == [40, 20, 20]
+    assert list(ax.lines[1].get_ydata()) == [90, 310, 310]
     assert ax.get_ylabel() == "SQL statements per window"
 
 
@@ -191,9 +216,9 @@ def test_per_family_time_series_are_summed_per_window() -> None:
         }
     )
     ax = charts.hit_rate_over_time(ts).axes[0]
-    assert list(ax.lines[0].get_ydata()) == pytest.approx([40.0, 80.0])
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([40.0, 80.0, 80.0])
     db = charts.db_load_over_time(ts).axes[0]
-    assert list(db.lines[0].get_ydata()) == [11, 15]
+    assert list(db.lines[0].get_ydata()) == [11, 15, 15]
 
 
 def test_time_charts_shade_the_warm_up() -> None:
@@ -256,3 +281,29 @@ def test_variant_labels_name_every_varying_parameter() -> None:
     got = list(charts.variant_labels(runs))
     assert got == ["seed refresh=none", "seed refresh=threshold", "tags refresh=none"]
     assert list(charts.variant_labels(runs.iloc[[0, 2]])) == ["seed", "tags"]
+
+
+def test_a_chart_with_nothing_to_draw_is_one_line_of_text_not_blank_axes() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()  # a display publisher, as in a kernel
+    metrics = {"hit_rate": "hit rate (%)"}
+    empty = charts.compare_bars(
+        pd.DataFrame({"param_strategy": []}), "strategy", metrics, title="T"
+    )
+    assert not empty.drawn and empty.heading == "T"
+    with capture_output() as cap:
+        charts.show(empty)
+    (out,) = cap.outputs
+    assert "image/png" not in out.data
+    assert out.data["text/html"] == (
+        "<p class='not-drawn'><em>Not drawn: T.</em> "
+        "No data: two or more runs that differ only in strategy.</p>"
+    )
+    runs = pd.DataFrame({"param_strategy": ["seed", "tags"], "hit_rate": [0.5, 0.6]})
+    drawn = charts.compare_bars(runs, "strategy", metrics, title="T")
+    assert drawn.drawn
+    with capture_output() as cap:
+        charts.show(drawn)
+    assert "image/png" in cap.outputs[0].data

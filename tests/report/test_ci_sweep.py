@@ -114,4 +114,7 @@ def test_ci_site_renders_in_headless_chromium(ci_site: tuple[Path, Path]) -> Non
         page = _browse((out / href).as_uri(), "--dump-dom")
         assert page.returncode == 0 and "</html>" in page.stdout, href
         imgs = _parse(page.stdout).imgs
-        assert imgs and all(_png_ok(src) for src in imgs), href  # every page has a chart
+        assert all(_png_ok(src) for src in imgs), href
+        # every page, the scorecard's included, shows a chart, or says it had nothing to draw
+        # (load: the ci sweep has no offered-load axis)
+        assert imgs or (href == "load.html" and "Not drawn:" in page.stdout), href

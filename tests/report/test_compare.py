@@ -7,6 +7,7 @@ matplotlib Axes.
 
 from __future__ import annotations
 
+import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -353,3 +354,49 @@ def test_page_data_writes_csv_and_parquet_and_the_caption_links_them(tmp_path: P
     assert not (tmp_path / "_reports" / "data" / "p").exists()
     with pytest.raises(ValueError, match="letters, digits"):
         PageData(tmp_path, "p").save("../escape", fig.data)
+
+
+def test_page_tables_read_as_a_reader_needs() -> None:
+    from evalcache.report.page import MISSING, table
+
+    frame = pd.DataFrame(
+        {
+            "query_family": ["user_profile", "all"],
+            "hit_rate": [0.57142, np.nan],
+            "reads": [14.0, 820.0],
+            "note": ["a < b", None],
+        }
+    )
+    out = table(frame).to_html()
+    body = out[out.index("<tbody>") :]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", body)
+    # no row index; whole numbers without decimals; missing as a dash; text escaped
+    assert "row_heading" not in body
+    assert cells == ["user_profile", "0.571", "14", "a &lt; b", "all", MISSING, "820", MISSING]
+    # headers wrap between words; text columns are left-aligned, numbers are not
+    heads = re.findall(r'<th[^>]*class="col_heading[^"]*"[^>]*>([^<]*)</th>', out)
+    assert heads == ["query family", "hit rate", "reads", "note"]
+    rule = re.search(r"(#T_\w+_row[^{]*)\{\s*text-align: left", out)
+    assert rule is not None and set(re.findall(r"_row\d+_(col\d+)", rule[1])) == {"col0", "col3"}
+    # formats per column win; an index that names the rows is kept on request
+    shown = table(frame.set_index("query_family"), index=True, formats={"hit_rate": "{:.0%}"})
+    html = shown.to_html()
+    assert "57%" in html and "row_heading" in html
+    assert ">14<" in html and ">820<" in html  # the other columns keep the page's format
+
+
+def test_row_labels_give_each_run_its_own_row() -> None:
+    runs = pd.DataFrame(
+        {
+            "param_strategy": ["seed", "tags", "tags"],
+            "param_seed": [1, 1, 2],
+            "param_workload": ["mixed"] * 3,
+        }
+    )
+    (group,) = compare.comparable_groups(runs, "strategy")
+    assert list(group.runs["variant"]) == ["seed", "tags", "tags"]  # repeats share a variant
+    assert group.row_labels() == ["seed", "tags, seed 1", "tags, seed 2"]
+    assert compare.unique_labels(["a", "a"], runs.iloc[:2].assign(param_seed=1)) == [
+        "a, seed 1",
+        "a, seed 1 (2)",
+    ]

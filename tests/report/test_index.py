@@ -9,14 +9,20 @@ import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from sweep.fake_runs import fake_summary, write_fake_run
 
 from evalcache.report import build_reports
+from evalcache.report.index_scorecard import score_groups
 from evalcache.report.provenance import FIELDS, NOT_RECORDED, provenance_lines
+from evalcache.report.recommend import recommend
+from evalcache.report.scorecard import TARGETS
+from evalcache.results import load_families
 from evalcache.results_schema import flatten_summary
+from evalcache.sweep import collect
 from evalcache.sweep.provenance import git_state, sweep_provenance
 
 #: (strategy, ttl_scale) of the hand-written runs; all on mixed, seed 1: one comparison.
@@ -156,3 +162,126 @@ def test_commit_line_states_the_dirty_flag(dirty: bool | None) -> None:
     assert lines["git commit"] == (
         f"abc123 ({state}); cells kept from earlier runs of the sweep: def456 (clean)"
     )
+
+
+#: (cell, params) of a sweep with two like-for-like groups (mixed at 50 and at 20 requests/s)
+#: and three cells without a counterpart: booking, and two flash crowds that differ only in
+#: stampede protection, which a strategy comparison does not vary.
+_CROWD = {"workload": "flash_crowd", "rate": 5, "scale": 0.02, "db_pool": 2, "warmup_s": 540.0}
+GROUPED = {
+    "mixed-seed": {"strategy": "seed"},
+    "mixed-tags": {"strategy": "tags"},
+    "mixed-ttl": {"strategy": "ttl", "ttl_scale": 0.25},
+    "slow-seed": {"strategy": "seed", "rate": 20},
+    "slow-tags": {"strategy": "tags", "rate": 20},
+    "booking-tags": {"workload": "booking", "strategy": "tags"},
+    "crowd-none": {**_CROWD, "strategy": "tags", "stampede": "none"},
+    "crowd-lease": {**_CROWD, "strategy": "tags", "stampede": "lease"},
+}
+#: The scorecard tables the index should draw, in order: the recommendation's group (the
+#: largest group on mixed under one set of conditions), the other group, the lone cells.
+TABLES = (
+    {"mixed-seed", "mixed-tags", "mixed-ttl"},
+    {"slow-seed", "slow-tags"},
+    {"booking-tags", "crowd-none", "crowd-lease"},
+)
+
+
+class _Scorecards(HTMLParser):
+    """The index's scorecard tables: each one's title (the ``h3`` before it), the cell of each
+    row (from its run page link), each row's cell texts and the lone cells' settings lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[dict[str, Any]] = []
+        self._title: str | None = None
+        self._in: str | None = None
+        self._row: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "h3":
+            self._title, self._in = "", "h3"
+        elif tag == "table" and a.get("class") == "score":
+            self.tables.append({"title": self._title, "cells": [], "rows": [], "settings": []})
+        elif not self.tables or self.tables[-1].get("done"):
+            return
+        elif tag == "tr":
+            self._row = [] if a.get("class") != "settings" else None
+            self._in = "settings" if a.get("class") == "settings" else None
+        elif tag == "td" and self._row is not None:
+            self._row.append("")
+        elif tag == "a" and self._row is not None:
+            self.tables[-1]["cells"].append(Path(str(a["href"])).stem)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "h3":
+            self._in = None
+        elif tag == "tr":
+            if self._row:
+                self.tables[-1]["rows"].append(self._row)
+            self._row, self._in = None, None
+        elif tag == "table" and self.tables:
+            self.tables[-1]["done"] = True
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "h3" and self._title is not None:
+            self._title += data
+        elif self._in == "settings":
+            self.tables[-1]["settings"].append(data)
+        elif self._row:
+            self._row[-1] += data
+
+
+def test_index_scorecard_has_one_table_per_like_for_like_group(tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    cells = []
+    for name, extra in GROUPED.items():
+        params = {"seed": 1, "ttl_scale": 1.0, **extra}
+        write_fake_run(sweep_dir / name / "results", params)
+        cells.append(
+            {"name": name, "params": params, "status": "ok", "notebook": "x.ipynb", "error": None}
+        )
+    record = {"name": "groups", "notebook": "", "reports": [], "cells": cells}
+    (sweep_dir / "sweep.json").write_text(json.dumps(record), "utf-8")
+
+    # the groups, by cell: each holds its group's cells and no other, every cell once
+    runs = collect(sweep_dir)
+    families = load_families(sweep_dir)
+    rec = recommend(runs, families, "mixed")
+    links = {c: f"runs/{c}.html" for c in GROUPED}
+    groups = score_groups(runs, families, links, rec.cell)
+    assert [set(g.rows["cell"]) for g in groups] == list(TABLES)
+    assert sorted(c for g in groups for c in dict.fromkeys(g.rows["cell"])) == sorted(GROUPED)
+    assert rec.cell in TABLES[0] and groups[0].recommended is not None
+    assert [g.compared for g in groups] == [True, True, False]
+
+    # the index draws them: a titled table each, rows named by what varies in the group alone
+    out = tmp_path / "site"
+    build_reports(sweep_dir, out, execute=False)
+    index = (out / "index.html").read_text("utf-8")
+    parsed = _Scorecards()
+    parsed.feed(index[index.index("Seed plan scorecard") : index.index("<h2>Reports</h2>")])
+    first, slow, alone = parsed.tables
+    assert "mixed" in first["title"] and "50 req/s" in first["title"]
+    assert "20 req/s" in slow["title"] and "50 req/s" not in slow["title"]
+    assert alone["title"] == "Cells without a like-for-like counterpart"
+    recommended = f"{groups[0].recommended} (recommended)"
+    assert [r[0] for r in first["rows"]] == [
+        recommended if label == groups[0].recommended else label
+        for label in ("seed, TTL ×1", "tags, TTL ×1", "ttl, TTL ×0.25")
+    ]
+    assert [r[0] for r in slow["rows"]] == ["seed", "tags"]
+    # the lone cells: short names that tell them apart, every setting on a line of its own
+    assert [r[0] for r in alone["rows"]] == [
+        "booking · tags · TTL ×1",
+        "flash_crowd · tags · TTL ×1 · stampede lease",
+        "flash_crowd · tags · TTL ×1 · stampede none",
+    ]
+    assert len(alone["settings"]) == 3
+    assert all("5 req/s" in s and "2 DB connections" in s for s in alone["settings"][1:])
+    # compact: a value per target and the count, so the tables fit a 1300 px window
+    for table in parsed.tables:
+        for row in table["rows"]:
+            assert len(row) == 1 + len(TARGETS) + 1
+            assert all(len(v) <= 12 for v in row[1:]), row
