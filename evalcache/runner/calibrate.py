@@ -5,7 +5,8 @@ twice: in virtual time by its model, and on the real servers (``summary["service
 per family or write op). This command turns the real ones into a ``service_model`` file (JSON),
 so a later run's virtual time stands for this machine's servers: each family's statements take
 their measured mean. A cache-off run measures every family's loads, so its summary is the
-natural source; the model is a file, so runs that use it stay reproducible.
+natural source of the database means; a cached run adds its strategy's Redis commands (several
+runs are pooled). The model is a file, so runs that use it stay reproducible.
 """
 
 from __future__ import annotations
@@ -42,15 +43,7 @@ def _summary(source: str | Path) -> Mapping[str, Any]:
     return data
 
 
-def calibrate(source: str | Path, *, min_statements: int = MIN_STATEMENTS) -> dict[str, Any]:
-    """The ``service_model`` mapping of the real service times in the run at ``source``.
-
-    ``db_ms`` / ``redis_ms``: the means over every statement / round trip of the measured
-    window (no ``redis_ms`` from a cache-off run); ``families``: the mean statement time of
-    each family (or ``write:<op>``) with at least ``min_statements`` statements (the others
-    take ``db_ms``); ``redis_ops``: the mean round trip of each Redis command (and
-    ``PIPELINE``) called at least ``min_statements`` times.
-    """
+def _times(source: str | Path) -> Mapping[str, Any]:
     times = _summary(source).get("service_times")
     if not isinstance(times, Mapping) or not isinstance(times.get("real"), Mapping):
         raise ConfigError(
@@ -58,33 +51,73 @@ def calibrate(source: str | Path, *, min_statements: int = MIN_STATEMENTS) -> di
             f"{str(source)!r} has no measured service times (summary key service_times); "
             "accepted: a run with concurrency 'overlap'",
         )
-    real: Mapping[str, Any] = times["real"]
-    overall = real.get("all", {})
-    db, rd = overall.get("db", {}), overall.get("redis", {})
-    if not db.get("count"):
-        raise ConfigError("run", f"{str(source)!r} measured no SQL statement")
+    return times
+
+
+class _Pool:
+    """Count-weighted means of one kind of measurement, summed over runs."""
+
+    def __init__(self) -> None:
+        self.count: dict[str, int] = {}
+        self.total_ms: dict[str, float] = {}
+
+    def add(self, label: str, stats: Mapping[str, Any] | None) -> None:
+        if stats and stats.get("count"):
+            n = int(stats["count"])
+            self.count[label] = self.count.get(label, 0) + n
+            self.total_ms[label] = self.total_ms.get(label, 0.0) + n * float(stats["mean_ms"])
+
+    def means(self, min_count: int = 1) -> dict[str, float]:
+        return {
+            k: round(self.total_ms[k] / n, 4)
+            for k, n in sorted(self.count.items())
+            if n >= min_count
+        }
+
+
+def calibrate(*sources: str | Path, min_statements: int = MIN_STATEMENTS) -> dict[str, Any]:
+    """The ``service_model`` mapping of the real service times in the run(s) at ``sources``.
+
+    ``db_ms`` / ``redis_ms``: the means over every statement / round trip of the measured
+    window (no ``redis_ms`` from cache-off runs only); ``families``: the mean statement time
+    of each family (or ``write:<op>``) with at least ``min_statements`` statements (the others
+    take ``db_ms``); ``redis_ops``: the mean round trip of each Redis command (and
+    ``PIPELINE``) called at least ``min_statements`` times.
+
+    Several runs pool their measurements: every mean is over the statements (round trips) of
+    all of them, so a cache-off run (every family's loads) and a cached run (the Redis
+    commands a strategy sends) make one model.
+    """
+    if not sources:
+        raise ConfigError("run", "no run given; accepted: one or more overlap run folders")
+    overall, families, ops = _Pool(), _Pool(), _Pool()
     labels = set(service_model_labels())
-    families = {
-        label: round(float(kinds["db"]["mean_ms"]), 4)
-        for label, kinds in sorted(real.items())
-        if label in labels and kinds.get("db", {}).get("count", 0) >= min_statements
-    }
-    model: dict[str, Any] = {"db_ms": round(float(db["mean_ms"]), 4)}
-    if rd.get("count"):  # a cache-off run sends no Redis call: the run's redis_ms stays
-        model["redis_ms"] = round(float(rd["mean_ms"]), 4)
-    model["families"] = families
-    ops = {
-        name: round(float(st["mean_ms"]), 4)
-        for name, st in sorted((times.get("redis_ops") or {}).items())
-        if st.get("count", 0) >= min_statements
-    }
-    if ops:
-        model["redis_ops"] = ops
+    for source in sources:
+        times = _times(source)
+        real: Mapping[str, Any] = times["real"]
+        for kind in ("db", "redis"):
+            overall.add(kind, real.get("all", {}).get(kind))
+        for label, kinds in real.items():
+            if label in labels:
+                families.add(label, kinds.get("db"))
+        for name, st in (times.get("redis_ops") or {}).items():
+            ops.add(name, st)
+    means = overall.means()
+    if "db" not in means:
+        names = ", ".join(repr(str(s)) for s in sources)
+        raise ConfigError("run", f"{names} measured no SQL statement")
+    model: dict[str, Any] = {"db_ms": means["db"]}
+    if "redis" in means:  # cache-off runs send no Redis call: the run's redis_ms stays
+        model["redis_ms"] = means["redis"]
+    model["families"] = families.means(min_statements)
+    redis_ops = ops.means(min_statements)
+    if redis_ops:
+        model["redis_ops"] = redis_ops
     return model
 
 
 def calibrate_cli(args: argparse.Namespace) -> int:
-    model = calibrate(args.run, min_statements=args.min_statements)
+    model = calibrate(*args.run, min_statements=args.min_statements)
     text = json.dumps(model, indent=2) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -102,8 +135,9 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     p.add_argument(
         "run",
-        help="an overlap run's folder or its summary.json (a cache-off run "
-        "measures every family's loads)",
+        nargs="+",
+        help="overlap runs' folders or their summary.json (a cache-off run measures every "
+        "family's loads, a cached run its strategy's Redis commands); several are pooled",
     )
     p.add_argument("--out", help="write the model (JSON) here")
     p.add_argument(

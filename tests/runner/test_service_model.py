@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -160,3 +161,58 @@ def test_calibrate_refuses_a_run_without_service_times(tmp_path: Path) -> None:
         calibrate(tmp_path)
     with pytest.raises(ConfigError, match="cannot read"):
         calibrate(tmp_path / "missing")
+
+
+def _summary_file(folder: Path, real: dict[str, Any], redis_ops: dict[str, Any]) -> Path:
+    folder.mkdir()
+    times = {"model": {}, "real": real, "redis_ops": redis_ops}
+    (folder / "summary.json").write_text(json.dumps({"service_times": times}))
+    return folder
+
+
+def _st(count: int, mean_ms: float | None) -> dict[str, Any]:
+    return {"count": count, "mean_ms": mean_ms, "p50_ms": mean_ms, "p99_ms": mean_ms}
+
+
+def test_calibrate_pools_a_cache_off_and_a_cached_run(tmp_path: Path) -> None:
+    from evalcache.runner.calibrate import calibrate_cli
+
+    off = _summary_file(
+        tmp_path / "off",
+        {
+            "all": {"db": _st(40, 2.0), "redis": _st(0, None)},
+            "user_profile": {"db": _st(30, 2.0)},
+            "dashboard_admin": {"db": _st(10, 2.0)},
+        },
+        {},
+    )
+    cached = _summary_file(
+        tmp_path / "cached",
+        {
+            "all": {"db": _st(10, 4.0), "redis": _st(50, 0.2)},
+            "dashboard_admin": {"db": _st(10, 4.0)},
+        },
+        {"GET": _st(40, 0.15), "EVALSHA": _st(10, 0.4)},
+    )
+    # alone, the cache-off run has no Redis mean and too few dashboard statements
+    assert calibrate(off) == {"db_ms": 2.0, "families": {"user_profile": 2.0}}
+    model = calibrate(off, cached / "summary.json", min_statements=20)
+    assert model == {
+        "db_ms": 2.4,  # (40 x 2 + 10 x 4) / 50 statements
+        "redis_ms": 0.2,
+        "families": {"dashboard_admin": 3.0, "user_profile": 2.0},  # 10 + 10 pooled
+        "redis_ops": {"GET": 0.15},  # EVALSHA: 10 calls only
+    }
+    assert calibrate(cached, off, min_statements=20) == model  # the order does not matter
+    assert validate_params({"concurrency": "overlap", "service_model": model})
+    out = tmp_path / "model.json"
+    args = argparse.Namespace(run=[str(off), str(cached)], out=str(out), min_statements=20)
+    assert calibrate_cli(args) == 0
+    assert json.loads(out.read_text()) == model
+    empty = _summary_file(tmp_path / "empty", {"all": {"db": _st(0, None)}}, {})
+    with pytest.raises(ConfigError, match="measured no SQL statement"):
+        calibrate(empty)
+    serial = tmp_path / "serial.json"
+    serial.write_text(json.dumps({"service_times": None}))
+    with pytest.raises(ConfigError, match=r"serial\.json' has no measured service times"):
+        calibrate(off, serial)  # one source without service times is refused
