@@ -72,6 +72,7 @@ TITLE_ORDER = (
     "param_db_pool",
     "param_db_service_ms",
     "param_redis_service_ms",
+    "param_service_model",
     "param_skew",
     "param_write_ratio",
     "param_duration_s",

@@ -73,6 +73,13 @@ def _delay(value: Any) -> str:
     return f"{_num(value)} ms"
 
 
+def _service_model(value: Any) -> str:
+    # the model itself (dozens of means) would swamp a title: what it is, not its numbers
+    if not isinstance(value, Mapping):
+        raise TypeError(value)
+    return "per-family service times" if value.get("families") else "service model"
+
+
 # How a parameter's value reads in a title or a bar label (``param_`` dropped).
 _FORMATS: dict[str, Any] = {
     "ttl_scale": lambda v: f"TTL ×{_num(v)}",
@@ -81,6 +88,7 @@ _FORMATS: dict[str, Any] = {
     "db_pool": lambda v: f"{_num(v)} DB connections",
     "db_service_ms": lambda v: f"DB {_num(v)} ms/statement",
     "redis_service_ms": lambda v: f"Redis {_num(v)} ms/call",
+    "service_model": _service_model,
     "notify_lag": lambda v: f"lag {_delay(v)}",
     "invalidation_delay": lambda v: f"delay {_delay(v)}",
     "refresh": lambda v: f"refresh {v}",
@@ -98,6 +106,8 @@ _FORMATS: dict[str, Any] = {
 
 
 _NAMES = {"warmup_s": "warm-up", "duration_s": "duration", "ttl_scale": "TTLs", "rate": "rate"}
+# Unset parameters whose default reads better as what it means than as "default <name>".
+_UNSET = {"service_model": "one service time for all families"}
 
 
 def describe_param(name: str, value: Any) -> str:
@@ -107,7 +117,7 @@ def describe_param(name: str, value: Any) -> str:
         with contextlib.suppress(ValueError):  # a mapping stored as JSON text (results table)
             value = json.loads(value)
     if is_missing(value):
-        return f"default {_NAMES.get(name, name.replace('_', ' '))}"
+        return _UNSET.get(name) or f"default {_NAMES.get(name, name.replace('_', ' '))}"
     fmt = _FORMATS.get(name)
     if fmt is not None:
         try:

@@ -123,7 +123,7 @@ def parse_sweep(data: Any, source: Path | str = "<mapping>", root: Path | None =
             raise _fail(source, f"cells {seen[c.name]} and {i} have identical parameters {params}")
         seen[c.name] = i
         cells.append(c)
-    _check_parameters(notebook, cells, source)
+    _check_parameters(notebook, cells, source, root)
     return SweepSpec(
         name=name,
         notebook=notebook,
@@ -135,7 +135,9 @@ def parse_sweep(data: Any, source: Path | str = "<mapping>", root: Path | None =
     )
 
 
-def _check_parameters(notebook: Path, cells: Sequence[Cell], source: Path | str) -> None:
+def _check_parameters(
+    notebook: Path, cells: Sequence[Cell], source: Path | str, root: Path
+) -> None:
     """Reject parameters the notebook does not declare (papermill would only warn)."""
     import papermill
 
@@ -156,10 +158,11 @@ def _check_parameters(notebook: Path, cells: Sequence[Cell], source: Path | str)
 
         for c in cells:
             try:
-                # a model file is read here (paths relative to where the sweep starts): the
-                # notebook runs in notebooks/, and the cell then carries the model itself
+                # a model file is read here (paths relative to ``root``, as the notebook's):
+                # the notebook runs in notebooks/, and the cell then carries the model itself
                 if isinstance(c.params.get("service_model"), str):
-                    c.params["service_model"] = load_service_model(c.params["service_model"])
+                    model = root / c.params["service_model"]
+                    c.params["service_model"] = load_service_model(str(model))
                 validate_params(c.params)
             except ConfigError as exc:
                 raise _fail(source, f"cell {c.name}: {exc}") from exc
@@ -188,7 +191,8 @@ def run_params(notebook: Path, cells: Sequence[Cell]) -> list[dict[str, Any]]:
 
 
 def load_sweep(path: Path, root: Path | None = None) -> SweepSpec:
-    """Read and validate a sweep YAML file (notebook paths relative to ``root``, default cwd)."""
+    """Read and validate a sweep YAML file (notebook and ``service_model`` file paths relative
+    to ``root``, default cwd)."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

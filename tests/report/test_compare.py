@@ -332,6 +332,13 @@ def test_no_tick_labels_overlap_on_the_aggregate_charts(
     assert overlapping_labels(fig) == []
 
 
+def test_titles_name_a_service_model_not_its_numbers(sweep_runs: pd.DataFrame) -> None:
+    titles = [g.title for g in compare.comparable_groups(sweep_runs, "strategy")]
+    assert any("per-family service times" in t for t in titles)  # the calibrated cells
+    assert any("one service time for all families" in t for t in titles)  # the hot writes
+    assert not any("{" in t or "user_profile" in t for t in titles)  # no mapping dumped
+
+
 # --- captions and data files ----------------------------------------------------------------
 
 
