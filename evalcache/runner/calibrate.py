@@ -43,15 +43,17 @@ def _summary(source: str | Path) -> Mapping[str, Any]:
     return data
 
 
-def _times(source: str | Path) -> Mapping[str, Any]:
-    times = _summary(source).get("service_times")
+def _times(source: str | Path) -> tuple[Mapping[str, Any], bool]:
+    """A run's measured service times, and whether its cache was off."""
+    summary = _summary(source)
+    times = summary.get("service_times")
     if not isinstance(times, Mapping) or not isinstance(times.get("real"), Mapping):
         raise ConfigError(
             "run",
             f"{str(source)!r} has no measured service times (summary key service_times); "
             "accepted: a run with concurrency 'overlap'",
         )
-    return times
+    return times, (summary.get("params") or {}).get("cache") is False
 
 
 class _Pool:
@@ -79,36 +81,42 @@ def calibrate(*sources: str | Path, min_statements: int = MIN_STATEMENTS) -> dic
     """The ``service_model`` mapping of the real service times in the run(s) at ``sources``.
 
     ``db_ms`` / ``redis_ms``: the means over every statement / round trip of the measured
-    window (no ``redis_ms`` from cache-off runs only); ``families``: the mean statement time
+    window (no ``redis_ms`` from cache-off runs alone); ``families``: the mean statement time
     of each family (or ``write:<op>``) with at least ``min_statements`` statements (the others
     take ``db_ms``); ``redis_ops``: the mean round trip of each Redis command (and
     ``PIPELINE``) called at least ``min_statements`` times.
 
-    Several runs pool their measurements: every mean is over the statements (round trips) of
-    all of them, so a cache-off run (every family's loads) and a cached run (the Redis
-    commands a strategy sends) make one model.
+    Several runs pool their measurements (count-weighted means). The database means come from
+    the cache-off runs among them when there are any: a cached run's statements are only its
+    misses' loads, measured beside its Redis traffic, while a cache-off run loads every read
+    as the baseline does. So a cache-off run and a cached run (the Redis commands its strategy
+    sends) make one model, whatever their order.
     """
     if not sources:
         raise ConfigError("run", "no run given; accepted: one or more overlap run folders")
-    overall, families, ops = _Pool(), _Pool(), _Pool()
+    runs = [_times(source) for source in sources]
+    if any(off for _, off in runs):
+        db_runs = [times for times, off in runs if off]
+    else:
+        db_runs = [times for times, _ in runs]
+    db, families, redis, ops = _Pool(), _Pool(), _Pool(), _Pool()
     labels = set(service_model_labels())
-    for source in sources:
-        times = _times(source)
+    for times in db_runs:
         real: Mapping[str, Any] = times["real"]
-        for kind in ("db", "redis"):
-            overall.add(kind, real.get("all", {}).get(kind))
+        db.add("all", real.get("all", {}).get("db"))
         for label, kinds in real.items():
             if label in labels:
                 families.add(label, kinds.get("db"))
+    for times, _ in runs:
+        redis.add("all", times["real"].get("all", {}).get("redis"))
         for name, st in (times.get("redis_ops") or {}).items():
             ops.add(name, st)
-    means = overall.means()
-    if "db" not in means:
+    if not db.count:
         names = ", ".join(repr(str(s)) for s in sources)
         raise ConfigError("run", f"{names} measured no SQL statement")
-    model: dict[str, Any] = {"db_ms": means["db"]}
-    if "redis" in means:  # cache-off runs send no Redis call: the run's redis_ms stays
-        model["redis_ms"] = means["redis"]
+    model: dict[str, Any] = {"db_ms": db.means()["all"]}
+    if redis.count:  # cache-off runs send no Redis call: the run's redis_ms stays
+        model["redis_ms"] = redis.means()["all"]
     model["families"] = families.means(min_statements)
     redis_ops = ops.means(min_statements)
     if redis_ops:

@@ -163,10 +163,13 @@ def test_calibrate_refuses_a_run_without_service_times(tmp_path: Path) -> None:
         calibrate(tmp_path / "missing")
 
 
-def _summary_file(folder: Path, real: dict[str, Any], redis_ops: dict[str, Any]) -> Path:
+def _summary_file(
+    folder: Path, real: dict[str, Any], redis_ops: dict[str, Any], *, cache: bool
+) -> Path:
     folder.mkdir()
     times = {"model": {}, "real": real, "redis_ops": redis_ops}
-    (folder / "summary.json").write_text(json.dumps({"service_times": times}))
+    summary = {"params": {"cache": cache}, "service_times": times}
+    (folder / "summary.json").write_text(json.dumps(summary))
     return folder
 
 
@@ -174,45 +177,49 @@ def _st(count: int, mean_ms: float | None) -> dict[str, Any]:
     return {"count": count, "mean_ms": mean_ms, "p50_ms": mean_ms, "p99_ms": mean_ms}
 
 
-def test_calibrate_pools_a_cache_off_and_a_cached_run(tmp_path: Path) -> None:
+def test_calibrate_pools_cache_off_runs_for_the_database_and_cached_runs_for_redis(
+    tmp_path: Path,
+) -> None:
     from evalcache.runner.calibrate import calibrate_cli
 
-    off = _summary_file(
-        tmp_path / "off",
-        {
-            "all": {"db": _st(40, 2.0), "redis": _st(0, None)},
-            "user_profile": {"db": _st(30, 2.0)},
-            "dashboard_admin": {"db": _st(10, 2.0)},
-        },
-        {},
-    )
-    cached = _summary_file(
-        tmp_path / "cached",
-        {
-            "all": {"db": _st(10, 4.0), "redis": _st(50, 0.2)},
-            "dashboard_admin": {"db": _st(10, 4.0)},
-        },
-        {"GET": _st(40, 0.15), "EVALSHA": _st(10, 0.4)},
-    )
-    # alone, the cache-off run has no Redis mean and too few dashboard statements
-    assert calibrate(off) == {"db_ms": 2.0, "families": {"user_profile": 2.0}}
-    model = calibrate(off, cached / "summary.json", min_statements=20)
+    def off(name: str, ms: float) -> Path:
+        real = {
+            "all": {"db": _st(40, ms), "redis": _st(0, None)},
+            "user_profile": {"db": _st(30, ms)},
+            "dashboard_admin": {"db": _st(10, ms)},
+        }
+        return _summary_file(tmp_path / name, real, {}, cache=False)
+
+    off1, off2 = off("off1", 2.0), off("off2", 3.0)
+    cached_real = {
+        "all": {"db": _st(10, 9.0), "redis": _st(50, 0.2)},
+        "dashboard_admin": {"db": _st(30, 9.0)},
+    }
+    ops = {"GET": _st(40, 0.15), "EVALSHA": _st(10, 0.4)}
+    cached = _summary_file(tmp_path / "cached", cached_real, ops, cache=True)
+    # alone, a cache-off run has no Redis mean and too few dashboard statements
+    assert calibrate(off1) == {"db_ms": 2.0, "families": {"user_profile": 2.0}}
+    model = calibrate(off1, cached / "summary.json", off2, min_statements=20)
     assert model == {
-        "db_ms": 2.4,  # (40 x 2 + 10 x 4) / 50 statements
+        "db_ms": 2.5,  # the cache-off runs' 80 statements; the cached run's misses left out
         "redis_ms": 0.2,
-        "families": {"dashboard_admin": 3.0, "user_profile": 2.0},  # 10 + 10 pooled
+        "families": {"dashboard_admin": 2.5, "user_profile": 2.5},  # 10 + 10 pooled
         "redis_ops": {"GET": 0.15},  # EVALSHA: 10 calls only
     }
-    assert calibrate(cached, off, min_statements=20) == model  # the order does not matter
+    assert calibrate(cached, off2, off1, min_statements=20) == model  # the order does not matter
+    # cached runs alone: their statements are all there is
+    assert calibrate(cached, min_statements=20)["families"] == {"dashboard_admin": 9.0}
     assert validate_params({"concurrency": "overlap", "service_model": model})
     out = tmp_path / "model.json"
-    args = argparse.Namespace(run=[str(off), str(cached)], out=str(out), min_statements=20)
+    args = argparse.Namespace(
+        run=[str(off1), str(cached), str(off2)], out=str(out), min_statements=20
+    )
     assert calibrate_cli(args) == 0
     assert json.loads(out.read_text()) == model
-    empty = _summary_file(tmp_path / "empty", {"all": {"db": _st(0, None)}}, {})
+    empty = _summary_file(tmp_path / "empty", {"all": {"db": _st(0, None)}}, {}, cache=False)
     with pytest.raises(ConfigError, match="measured no SQL statement"):
         calibrate(empty)
     serial = tmp_path / "serial.json"
     serial.write_text(json.dumps({"service_times": None}))
     with pytest.raises(ConfigError, match=r"serial\.json' has no measured service times"):
-        calibrate(off, serial)  # one source without service times is refused
+        calibrate(off1, serial)  # one source without service times is refused
