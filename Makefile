@@ -8,11 +8,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EC     := $(BIN)/evalcache
 
-# SCALE: the default sweep's data set (runs copy a template seeded at their scale).
+# SCALE: the data set seeded into the configured database: the default sweep's classic cells
+# run at scale 1 (10k users), so they copy it as is; runs at other scales (the sweep's model
+# checks and load cells) copy sibling templates the runner seeds itself.
 # SEED, AS_OF: the data's random seed and reference date (every seeded timestamp is relative
 # to AS_OF): fixed, so the data, and the figures, do not depend on the day `make report` runs.
 # Templates the runner seeds for other scales take this AS_OF and seed 42 (README.md).
-SCALE  ?= 0.1
+SCALE  ?= 1
 SEED   ?= 42
 AS_OF  ?= 2025-01-06
 SWEEP  ?= sweeps/default.yaml
