@@ -122,11 +122,16 @@ class CommandCount:
             self.scans += 1
 
 
-def _is_scan(name: Any) -> bool:
-    """SCAN, SSCAN, HSCAN, ZSCAN (``name`` as redis-py sends it: str or bytes)."""
+def command_name(name: Any) -> str:
+    """A command name as redis-py sends it (``"GET"``, ``b"get"``) in upper case."""
     if isinstance(name, bytes):
         name = name.decode("ascii", "replace")
-    return str(name).upper().endswith("SCAN")
+    return str(name).upper()
+
+
+def is_scan(name: Any) -> bool:
+    """SCAN, SSCAN, HSCAN, ZSCAN."""
+    return command_name(name).endswith("SCAN")
 
 
 def count_commands(client: Any) -> CommandCount:
@@ -147,7 +152,7 @@ def count_commands(client: Any) -> CommandCount:
 
     class CountingConnection(base):  # type: ignore[misc, valid-type]
         def send_command(self, *args: Any, **kwargs: Any) -> None:
-            if _is_scan(args[0] if args else ""):
+            if is_scan(args[0] if args else ""):
                 counter.scan()
             else:
                 counter.add(1)

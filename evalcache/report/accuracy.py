@@ -56,8 +56,9 @@ def invalidation_table(runs: pd.DataFrame, by: str = "param_strategy") -> pd.Dat
 
     ``fully invalidated (%)`` is writes that left no dependent entry stale among the writes
     with a dependent entry cached. Runs sharing a ``by`` value are pooled (counts summed, the
-    worst run's p99): pass runs that differ only in ``by``, or label them with
-    :func:`evalcache.report.charts.variant_labels`. Runs without the check add no row.
+    worst run's p99): pass runs that differ only in ``by`` (a group of
+    :func:`evalcache.report.compare.comparable_groups`, ``by="variant"``). Runs without the
+    check add no row.
     """
     figures = keys(WriteAccuracy)
     rows: list[dict[str, Any]] = []

@@ -540,22 +540,6 @@ def compare_bars(
     return fig
 
 
-def variant_labels(runs: pd.DataFrame, base: str = "param_strategy") -> pd.Series:
-    """A label per run: ``base``'s value plus every other parameter that varies in ``runs``.
-
-    Grouping by it never pools runs that differ in a parameter: ``seed refresh=threshold``
-    and ``seed`` stay two bars.
-    """
-    if runs.empty or base not in runs:
-        return pd.Series([], dtype=str)
-    params = [c for c in runs.columns if c.startswith("param_") and c != base]
-    varying = [c for c in params if runs[c].astype(str).nunique(dropna=False) > 1]
-    label = runs[base].astype(str)
-    for c in varying:
-        label = label + f" {c.removeprefix('param_')}=" + runs[c].astype(str)
-    return label
-
-
 #: Stale-read causes in stacking order (the order the oracle decides them).
 CAUSES: tuple[str, ...] = keys(StaleCauses)
 

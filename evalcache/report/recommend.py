@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from evalcache.report.scorecard import _num, config_labels, score_run
+from evalcache.report.scorecard import config_labels, figure, score_run
 
 #: The knobs a recommendation chooses between; every other parameter is a condition of the
 #: measurement (rate, data scale, duration, service model...) that compared runs must share.
@@ -72,7 +72,7 @@ def _rank(run: pd.Series, s: pd.DataFrame) -> tuple[bool, int, float, float]:
     """(passes correctness, targets met, hit rate, -stale-read rate): higher ranks first."""
     met = int((s["passed"] == True).sum())  # noqa: E712
     correct = bool((s.loc[s["key"] == "invalidations", "passed"] == True).any())  # noqa: E712
-    return (correct, met, _num(run, "hit_rate") or 0.0, -(_num(run, "stale_read_rate") or 0.0))
+    return (correct, met, figure(run, "hit_rate") or 0.0, -(figure(run, "stale_read_rate") or 0.0))
 
 
 def _why(
@@ -94,7 +94,7 @@ def _why(
     if second is None:
         return why + "."
     k2, run2, label2, _ = second
-    stale2 = _pct(_num(run2, "stale_read_rate"), 2)
+    stale2 = _pct(figure(run2, "stale_read_rate"), 2)
     if k2[0] != correct:  # the best is correct, the next is not
         return why + (
             f"; the next, {label2}, meets {k2[1]} but serves {stale2} stale reads: "
@@ -146,8 +146,8 @@ def recommend(
     met_targets, missed = tuple(map(str, s.loc[passed, "target"])), tuple(s.loc[failed, "target"])
     met, measured = len(met_targets), int(s["passed"].notna().sum())
     strategy, ttl = str(run.get("param_strategy")), float(run.get("param_ttl_scale", math.nan))
-    stale, upper = _num(run, "stale_read_rate"), _num(run, "stale_read_rate_upper95")
-    checked, reduction = _num(run, "stale_checked"), _num(run, "db_reduction")
+    stale, upper = figure(run, "stale_read_rate"), figure(run, "stale_read_rate_upper95")
+    checked, reduction = figure(run, "stale_checked"), figure(run, "db_reduction")
     lines = [
         (
             "Recommended",
@@ -195,8 +195,8 @@ def recommend(
         cell=None if pd.isna(run.get("cell")) else str(run.get("cell")),
         met_targets=met_targets,
         missed=tuple(map(str, missed)),
-        hit_rate=_num(run, "hit_rate"),
-        frequent_hit_rate=_num(run, "frequent_hit_rate"),
+        hit_rate=figure(run, "hit_rate"),
+        frequent_hit_rate=figure(run, "frequent_hit_rate"),
         stale_read_rate=stale,
         stale_read_rate_upper95=upper,
         stale_checked=None if checked is None else int(checked),

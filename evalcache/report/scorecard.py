@@ -123,7 +123,8 @@ def _floor_percent(share: float, digits: int) -> str:
     return f"{math.floor(100 * share * scale + 1e-9) / scale:.{digits}f} %"
 
 
-def _num(row: Mapping[str, Any], key: str) -> float | None:
+def figure(row: Mapping[str, Any], key: str) -> float | None:
+    """``row[key]`` as a float; ``None`` when missing, NaN or not a number."""
     v = row.get(key)
     if v is None:
         return None
@@ -135,7 +136,7 @@ def _num(row: Mapping[str, Any], key: str) -> float | None:
 
 
 def _ratio(row: Mapping[str, Any], num: str, den: str) -> float | None:
-    n, d = _num(row, num), _num(row, den)
+    n, d = figure(row, num), figure(row, den)
     return None if n is None or not d else n / d
 
 
@@ -177,12 +178,13 @@ def read_speedups(families: pd.DataFrame) -> pd.DataFrame:
 
 
 def _faster(row: Mapping[str, Any], fams: pd.DataFrame) -> float | None:
-    hit, base = _num(row, "latency_hit_p50_ms"), _num(row, "latency_uncached_p50_ms")
+    hit, base = figure(row, "latency_hit_p50_ms"), figure(row, "latency_uncached_p50_ms")
     return None if hit is None or not base else 1.0 - hit / base
 
 
 def _faster_detail(row: Mapping[str, Any], fams: pd.DataFrame) -> str:
-    hit, base = _num(row, "latency_hit_p50_ms") or 0.0, _num(row, "latency_uncached_p50_ms") or 0.0
+    hit = figure(row, "latency_hit_p50_ms") or 0.0
+    base = figure(row, "latency_uncached_p50_ms") or 0.0
     text = f"hit p50 {hit:.3g} ms vs cache-off {base:.3g} ms"
     per = read_speedups(fams)["faster"]
     if len(per):
@@ -191,23 +193,23 @@ def _faster_detail(row: Mapping[str, Any], fams: pd.DataFrame) -> str:
 
 
 def _frequent_shown(row: Mapping[str, Any], value: float | None) -> str:
-    overall = _num(row, "hit_rate")
+    overall = figure(row, "hit_rate")
     every = "n/a" if overall is None else f"{100 * overall:.1f} %"
     if value is None:
         return f"n/a (all reads {every})"
-    keys, read = _num(row, "frequent_keys"), _num(row, "keys_read")
+    keys, read = figure(row, "frequent_keys"), figure(row, "keys_read")
     where = f"{keys:.0f} of {read:.0f} keys" if keys is not None and read else "hottest keys"
     return f"{100 * value:.1f} % ({where}; all reads {every})"
 
 
 def _memory(row: Mapping[str, Any], fams: pd.DataFrame) -> float | None:
-    return _num(row, "redis_used_memory_bytes")
+    return figure(row, "redis_used_memory_bytes")
 
 
 def _memory_shown(row: Mapping[str, Any], value: float | None) -> str:
     if value is None:
         return "n/a"
-    keys = _num(row, "redis_keys")
+    keys = figure(row, "redis_keys")
     return _bytes(value) + ("" if keys is None else f" in {keys:.0f} keys") + " (not judged)"
 
 
@@ -219,15 +221,15 @@ def _plan_refresh(row: Mapping[str, Any], fams: pd.DataFrame) -> float | None:
 
 def _plan_refresh_shown(row: Mapping[str, Any], value: float | None) -> str:
     if value is not None:
-        return f"{100 * value:.1f} % of {_num(row, 'refreshes_tried') or 0:.0f}"
+        return f"{100 * value:.1f} % of {figure(row, 'refreshes_tried') or 0:.0f}"
     if any(str(row.get(k)) != v for k, v in PLAN_OPTIMIZER.items()):
         return "n/a (not the plan's optimizer)"
     return "n/a"
 
 
 def _correct(row: Mapping[str, Any], fams: pd.DataFrame) -> float | None:
-    checked = _num(row, "stale_checked")
-    rate = _num(row, "stale_read_rate")
+    checked = figure(row, "stale_checked")
+    rate = figure(row, "stale_read_rate")
     return None if not checked or rate is None else 1.0 - rate
 
 
@@ -236,7 +238,7 @@ FULLY_INVALIDATED = f"{ACCURACY}fully_invalidated_share"
 
 
 def _invalidated(row: Mapping[str, Any], fams: pd.DataFrame) -> float | None:
-    return _num(row, FULLY_INVALIDATED)
+    return figure(row, FULLY_INVALIDATED)
 
 
 def _invalidated_shown(row: Mapping[str, Any], value: float | None) -> str:
@@ -244,7 +246,7 @@ def _invalidated_shown(row: Mapping[str, Any], value: float | None) -> str:
     reads = _correct_shown(row, _correct(row, pd.DataFrame()))
     if value is None:
         return f"n/a; reads: {reads}"
-    n = int(_num(row, f"{ACCURACY}writes_with_dependents") or 0)
+    n = int(figure(row, f"{ACCURACY}writes_with_dependents") or 0)
     return f"{100 * value:.1f} % of {n} writes fully invalidated; reads: {reads}"
 
 
@@ -252,7 +254,7 @@ def _correct_shown(row: Mapping[str, Any], value: float | None) -> str:
     """The measured share of correct reads, then its one-sided 95 % lower bound as nines."""
     if value is None:
         return "n/a"
-    upper = _num(row, "stale_read_rate_upper95")
+    upper = figure(row, "stale_read_rate_upper95")
     if upper is None:  # a summary written before the bound existed
         return f"{100 * value:.1f} %"
     low = 1.0 - upper
@@ -271,7 +273,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "cached_query",
         "cached query < 50 ms",
-        lambda r, f: _num(r, "latency_hit_p99_ms"),
+        lambda r, f: figure(r, "latency_hit_p99_ms"),
         "<",
         50.0,
         "ms",
@@ -280,7 +282,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "hit_rate",
         "hit rate > 85 % (frequently accessed)",
-        lambda r, f: _num(r, "frequent_hit_rate"),
+        lambda r, f: figure(r, "frequent_hit_rate"),
         ">",
         0.85,
         "%",
@@ -292,7 +294,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "db_reduction",
         "60-80 % fewer DB queries",
-        lambda r, f: _num(r, "db_reduction"),
+        lambda r, f: figure(r, "db_reduction"),
         ">=",
         0.60,
         "%",
@@ -301,7 +303,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "db_reduction_90",
         "90 % fewer DB queries (phase 1)",
-        lambda r, f: _num(r, "db_reduction"),
+        lambda r, f: figure(r, "db_reduction"),
         ">=",
         0.90,
         "%",
@@ -368,7 +370,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "request_errors",
         "< 0.5 % request errors",
-        lambda r, f: _num(r, "error_rate"),
+        lambda r, f: figure(r, "error_rate"),
         "<",
         ERROR_LIMIT,
         "%",

@@ -51,6 +51,7 @@ from evalcache.domain.repositories import CachedRepository
 from evalcache.errors import ConfigError
 from evalcache.metrics import LatencyRecorder
 from evalcache.metrics.latency import histogram_stats
+from evalcache.metrics.redisstats import command_name, is_scan
 from evalcache.runner.delays import Delay
 from evalcache.runner.des import Resource, Simulation
 from evalcache.runner.serve import Executor
@@ -187,12 +188,12 @@ class SimHooks:
             name = args[0]
             hold = timed.get(name)
             if hold is None:
-                hold = timed[name] = not str(name).upper().endswith("SCAN")
+                hold = timed[name] = not is_scan(name)
             if not hold:
                 return execute_command(*args, **options)
             known = commands.get(name)
             if known is None:
-                upper = _command(name)
+                upper = command_name(name)
                 known = commands[name] = (model.redis_mean(upper), upper)
             self._hold(known[0])
             start = perf_counter_ns()
@@ -314,13 +315,6 @@ class SimHooks:
 
 #: The ``redis_ops`` name of a pipeline (one round trip whatever it holds).
 PIPELINE = "PIPELINE"
-
-
-def _command(name: Any) -> str:
-    """A command name as redis-py sends it (``"GET"``, ``b"get"``) in upper case."""
-    if isinstance(name, bytes):
-        name = name.decode("ascii", "replace")
-    return str(name).upper()
 
 
 #: The label of operations outside a request (refreshes, deferred invalidations, listeners).

@@ -270,19 +270,6 @@ def test_stale_causes_bars_pool_counts_and_stack_by_cause() -> None:
     assert "no data" in empty.texts[0].get_text()
 
 
-def test_variant_labels_name_every_varying_parameter() -> None:
-    runs = pd.DataFrame(
-        {
-            "param_strategy": ["seed", "seed", "tags"],
-            "param_refresh": ["none", "threshold", "none"],
-            "param_rate": [50, 50, 50],
-        }
-    )
-    got = list(charts.variant_labels(runs))
-    assert got == ["seed refresh=none", "seed refresh=threshold", "tags refresh=none"]
-    assert list(charts.variant_labels(runs.iloc[[0, 2]])) == ["seed", "tags"]
-
-
 def test_a_chart_with_nothing_to_draw_is_one_line_of_text_not_blank_axes() -> None:
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
