@@ -115,6 +115,10 @@ class Params(_Params, total=False):
     notify_lag: float | dict[str, Any]
     invalidation_delay: float | dict[str, Any]
     service_model: dict[str, Any] | None
+    workload_def: dict[str, Any]
+    clients: int
+    think_time_s: float
+    think: str
 
 
 class _FamilySummary(TypedDict):
@@ -302,6 +306,10 @@ class Summary(_Summary, total=False):
     oracle_errors: int | None
     oracle_error_example: str | None
     invalidation_accuracy: InvalidationAccuracy | None
+    offered_rate: float | None
+    achieved_rate: float | None
+    stream_exhausted: bool | None
+    workload_spec: dict[str, Any]
 
 
 #: Every object of a summary, named as ``docs/results-schema.md`` heads its table; names with

@@ -11,8 +11,9 @@ reads in. Latencies of ``concurrency: overlap`` runs are virtual (waiting + serv
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,11 +223,24 @@ def describe(curve_list: Sequence[Curve], axis: str = AXIS) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def burst_window(workload: str) -> tuple[float, float] | None:
-    """The first burst of ``workload`` (start, end) in simulated seconds, if it has one."""
-    from evalcache.workload import get_workload
+def burst_window(workload: str, definition: Any = None) -> tuple[float, float] | None:
+    """The first burst of ``workload`` (start, end) in simulated seconds, if it has one.
 
-    bursts = get_workload(workload).bursts
+    ``definition``: a run's ``workload_def`` (a workload file's mapping, or its JSON text in
+    a results table), for a workload that is not a built-in.
+    """
+    from evalcache.workload import WORKLOADS
+    from evalcache.workload.files import workload_from_mapping
+
+    if isinstance(definition, str):
+        definition = json.loads(definition)
+    if isinstance(definition, Mapping):
+        spec = workload_from_mapping(definition)
+    elif workload in WORKLOADS:
+        spec = WORKLOADS[workload]
+    else:  # a workload file's run without its definition: nothing to go by
+        return None
+    bursts = spec.bursts
     return (bursts[0].start_s, bursts[0].end_s) if bursts else None
 
 
@@ -264,7 +278,11 @@ def stampede_loads(
     rows = []
     keys = config_columns(runs, axis)
     for _, r in runs.iterrows():
-        window = burst_window(str(r.get("param_workload")))
+        definition = r.get("param_workload_def")
+        window = burst_window(
+            str(r.get("param_workload")),
+            definition if isinstance(definition, str | Mapping) else None,
+        )
         if window is None or axis not in runs or pd.isna(r.get(axis)):
             continue
         ts = read_timeseries(r["folder"])

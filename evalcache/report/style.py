@@ -80,6 +80,14 @@ def _service_model(value: Any) -> str:
     return "per-family service times" if value.get("families") else "service model"
 
 
+def _workload_def(value: Any) -> str:
+    # a workload file's definition: which one, not its every field
+    if not isinstance(value, Mapping):
+        raise TypeError(value)
+    digest = zlib.crc32(json.dumps(value, sort_keys=True, default=str).encode())
+    return f"workload file {value.get('name', '?')} ({digest:08x})"
+
+
 # How a parameter's value reads in a title or a bar label (``param_`` dropped).
 _FORMATS: dict[str, Any] = {
     "ttl_scale": lambda v: f"TTL ×{_num(v)}",
@@ -102,6 +110,10 @@ _FORMATS: dict[str, Any] = {
     "seed": lambda v: f"seed {_num(v)}",
     "concurrency": lambda v: f"{v} requests",
     "workers": lambda v: f"{_num(v)} workers",
+    "clients": lambda v: f"{_num(v)} closed-loop clients",
+    "think_time_s": lambda v: f"think {_num(v)} s",
+    "think": lambda v: f"{v} think times",
+    "workload_def": lambda v: _workload_def(v),
 }
 
 

@@ -37,6 +37,9 @@ KEY_FIGURES = (
     "errors",
     "cache_errors",
     "saturated",
+    "offered_rate",
+    "achieved_rate",
+    "stream_exhausted",
     "simulated_s",
     "elapsed_s",
     "time_model",
@@ -80,6 +83,9 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         "notify_lag": args.notify_lag,
         "invalidation_delay": args.invalidation_delay,
         "service_model": args.service_model,
+        "clients": args.clients,
+        "think_time_s": args.think_time,
+        "think": args.think,
         "baseline": False if args.no_baseline else None,
         "fresh_baseline": True if args.fresh_baseline else None,
         "cache": False if args.no_cache else None,
@@ -211,7 +217,11 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="run one experiment (workload x strategy x TTLs) and save its results",
         description="Run one experiment; parameters are checked before anything runs.",
     )
-    p.add_argument("--workload", help="workload name (default mixed)")
+    p.add_argument(
+        "--workload",
+        help="workload name (default mixed), or a workload file (a path ending in .yaml/.yml, "
+        "e.g. workloads/diurnal.yaml)",
+    )
     p.add_argument("--strategy", help="invalidation strategy (default tags)")
     p.add_argument("--ttl-scale", type=float, help="factor on every TTL (> 0, default 1)")
     p.add_argument("--mode", choices=MODES, help="virtual (default) or live")
@@ -256,6 +266,18 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument(
         "--service-model",
         help="overlap: a service_model file (JSON/YAML, see `evalcache calibrate`)",
+    )
+    p.add_argument(
+        "--clients",
+        type=int,
+        help="closed loop: N clients, each issuing its next request when the previous "
+        "completed plus a think time (default: the workload's; open loop for the built-ins)",
+    )
+    p.add_argument("--think-time", type=float, help="closed loop: mean think time, seconds")
+    p.add_argument(
+        "--think",
+        choices=("exponential", "fixed"),
+        help="closed loop: how think times are drawn (default exponential)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the cache-off baseline")
     p.add_argument(

@@ -47,6 +47,12 @@ from evalcache.runner.baseline import (
     template_fingerprint,
     with_baseline_windows,
 )
+from evalcache.runner.closed import (
+    ClosedLoop,
+    replay_closed_live,
+    replay_closed_overlap,
+    replay_closed_virtual,
+)
 from evalcache.runner.database import database_copy, prepare_template
 from evalcache.runner.ideal import ideal_cache
 from evalcache.runner.overlap import TIME_MODEL as OVERLAP_TIME_MODEL
@@ -87,10 +93,12 @@ def model_hit_rate(
     """
     if spec.name != "synthetic" or rp.refresh != "none" or not rp.cache:
         return None
-    _, rates = gen.key_rates("read:user_profile")
+    if spec.clients is not None:  # the rate is what the clients achieve, not a Poisson input
+        return None
+    _, rates = gen.key_rates("read:user_profile")  # a varying rate: its time average
     read_rate = float(rates.sum())
     probs = gen.popularity("users").probabilities()
-    mu = spec.rate * spec.write_ratio
+    mu = gen.mean_rate() * spec.write_ratio
     return predicted_hit_rate(
         read_rate, probs, ttl, write_rate=mu, write_effect=model_write_effect(rp)
     )
@@ -172,6 +180,20 @@ def build_executor(
     )
 
 
+def overlap_time_model(rp: RunParams, res: RunResources) -> str:
+    """The ``time_model`` of a run with overlapping requests."""
+    assert res.hooks is not None
+    return OVERLAP_TIME_MODEL.format(
+        db_pool=rp.db_pool,
+        db_ms=rp.db_service_ms,
+        redis_ms=rp.redis_service_ms,
+        families=families_model((rp.service_model or {}).get("families", {})),
+        redis_ops=families_model((rp.service_model or {}).get("redis_ops", {}), "command"),
+        sigma=res.hooks.model.sigma,
+        lag=lag_model(*rp.delays()),
+    )
+
+
 def replay(
     m: Measured, res: RunResources, gen: WorkloadGenerator, t0: float, *, progress: bool
 ) -> None:
@@ -193,32 +215,59 @@ def replay(
         "tick": res.repo.tick,
         "warmup_s": m.warmup_s,
         "on_measure": on_measure,
-        "total": int(spec.rate * spec.duration_s),
+        "total": round(gen.expected_requests()),
         "progress": progress,
     }
+    m.offered_rate = gen.mean_rate()
+    loop = ClosedLoop.of(spec, rp.seed)
     started = time.perf_counter()
-    if res.sim is not None and res.hooks is not None:
+    end_s: float
+    if loop is not None:
+        m.time_model, end_s = replay_closed(m, res, gen, t0, loop, common)
+    elif res.sim is not None and res.hooks is not None:
         m.served = replay_overlap(gen.batches(), ex, res.sim, res.hooks, t0, **common)
-        m.time_model = OVERLAP_TIME_MODEL.format(
-            db_pool=rp.db_pool,
-            db_ms=rp.db_service_ms,
-            redis_ms=rp.redis_service_ms,
-            families=families_model((rp.service_model or {}).get("families", {})),
-            redis_ops=families_model((rp.service_model or {}).get("redis_ops", {}), "command"),
-            sigma=res.hooks.model.sigma,
-            lag=lag_model(*rp.delays()),
-        )
+        m.time_model = overlap_time_model(rp, res)
+        end_s = res.sim.now - t0
     elif rp.mode == "virtual":
         assert isinstance(res.clock, VirtualClock)
         m.served = virtual.replay_virtual(gen.batches(), ex, res.clock, t0, **common)
         m.time_model = virtual.TIME_MODEL
+        end_s = res.clock.now() - t0
     else:
         outcome = live.replay_live(
             gen.batches(), ex, workers=rp.workers, saturation_lag_s=rp.saturation_lag_s, **common
         )
         m.served, m.saturated, m.max_lag_s = outcome.served, outcome.saturated, outcome.max_lag_s
         m.time_model = live.TIME_MODEL
+        end_s = outcome.end_s
     m.elapsed_s = time.perf_counter() - started
+    # over the run's span: its duration, or longer when the last request completed later
+    m.achieved_rate = m.served / max(spec.duration_s, end_s)
+
+
+def replay_closed(
+    m: Measured,
+    res: RunResources,
+    gen: WorkloadGenerator,
+    t0: float,
+    loop: ClosedLoop,
+    common: dict[str, Any],
+) -> tuple[str, float]:
+    """Serve the stream to closed-loop clients (:mod:`evalcache.runner.closed`) in the run's
+    mode; return its ``time_model`` and when the last request completed."""
+    rp, ex = m.rp, m.executor
+    if res.sim is not None and res.hooks is not None:
+        out = replay_closed_overlap(gen.batches(), ex, res.sim, res.hooks, t0, loop, **common)
+        model = overlap_time_model(rp, res)
+    elif rp.mode == "virtual":
+        assert isinstance(res.clock, VirtualClock)
+        out = replay_closed_virtual(gen.batches(), ex, res.clock, t0, loop, **common)
+        model = virtual.TIME_MODEL
+    else:
+        out = replay_closed_live(gen.batches(), ex, loop, **common)
+        model = live.TIME_MODEL.replace("; open loop", "")
+    m.served, m.stream_exhausted, m.closed = out.served, out.exhausted, out
+    return f"{model}; {loop.describe()}", out.end_s
 
 
 def measure_end(m: Measured, res: RunResources) -> None:
@@ -282,8 +331,10 @@ def execute(
             m.template = template_url.rsplit("/", 1)[-1]
             admin_id = res.repo.admin_id
     if cache_on:  # the ceiling of this stream, off the measured path and the servers
+        # a closed loop serves a prefix of the stream, at the times its clients issued it
+        served = gen if m.closed is None else m.closed.requests(gen)
         m.ideal = ideal_cache(
-            gen,
+            served,
             warmup_s=warmup,
             origin=origin,
             specializations=seeded.spec_names,

@@ -28,6 +28,7 @@ class LiveOutcome:
     served: int
     max_lag_s: float
     saturated: bool
+    end_s: float = 0.0  # when the last request completed, seconds from the start
 
 
 def replay_live(
@@ -94,4 +95,5 @@ def replay_live(
     if failures:
         raise failures[0]
     lag = float(state["max_lag"])
-    return LiveOutcome(int(state["served"]), lag, lag > saturation_lag_s)
+    end_s = time.perf_counter() - start
+    return LiveOutcome(int(state["served"]), lag, lag > saturation_lag_s, end_s)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from evalcache.domain.readspecs import TTLSettings
@@ -19,6 +19,14 @@ from evalcache.strategies import strategy_class
 from evalcache.strategies import strategy_names as registry_names
 from evalcache.strategies.notify import NotifyStrategy
 from evalcache.workload import WorkloadSpec, get_workload, parse_duration, workload_names
+from evalcache.workload.files import (
+    WORKLOAD_FILE_SUFFIXES,
+    is_workload_file,
+    read_workload_file,
+    workload_from_mapping,
+    workload_to_mapping,
+)
+from evalcache.workload.spec import MAX_CLIENTS, THINK_KINDS
 
 MODES: tuple[str, ...] = ("virtual", "live")
 #: ``serial``: one request at a time; ``overlap``: requests overlap in virtual time.
@@ -27,6 +35,8 @@ REFRESH: tuple[str, ...] = ("none", "threshold", "xfetch")
 STAMPEDE: tuple[str, ...] = ("lease", "stale", "none")
 #: TTL override keys (``ttl`` parameter): the registry's TTL settings, plus ``negative``.
 TTL_KEYS: tuple[str, ...] = TTLSettings.NAMES
+#: Most closed-loop clients in live mode (one thread each, as ``workers``).
+MAX_LIVE_CLIENTS = 64
 #: The seed plan's refresh-ahead threshold (refresh at 80 % of the TTL).
 SEED_REFRESH_THRESHOLD = 0.8
 XFETCH_BETA = 1.0
@@ -70,16 +80,27 @@ class RunParams:
     notify_lag: float | dict[str, Any] = 0.0
     invalidation_delay: float | dict[str, Any] = 0.0
     service_model: dict[str, Any] | None = None
+    workload_def: dict[str, Any] | None = None
+    clients: int | None = None
+    think_time_s: float | None = None
+    think: str | None = None
 
     def spec(self) -> WorkloadSpec:
         """The workload spec with this run's overrides (validated)."""
-        return get_workload(
-            self.workload,
-            rate=self.rate,
-            skew=self.skew,
-            write_ratio=self.write_ratio,
-            duration=self.duration_s,
+        if self.workload_def is None:
+            base = get_workload(self.workload)
+        else:  # a workload file's definition (its name is ``workload``)
+            base = workload_from_mapping(self.workload_def)
+        spec = base.with_overrides(
+            rate=self.rate, skew=self.skew, write_ratio=self.write_ratio, duration=self.duration_s
         )
+        if self.clients is not None:
+            spec = replace(spec, clients=self.clients)
+        if self.think_time_s is not None:
+            spec = replace(spec, think_time_s=self.think_time_s)
+        if self.think is not None:
+            spec = replace(spec, think=self.think)
+        return spec
 
     def delays(self) -> tuple[Delay, Delay]:
         """``notify_lag`` and ``invalidation_delay`` as distributions (validated already)."""
@@ -95,6 +116,15 @@ class RunParams:
         out["rate"] = spec.rate
         out["duration_s"] = spec.duration_s
         out["write_ratio"] = spec.write_ratio
+        # named after what they change only when they change something, so a run that uses
+        # neither a workload file nor clients states (and memoises) exactly what it did before
+        if out["workload_def"] is None:
+            del out["workload_def"]
+        if spec.clients is None:
+            for k in ("clients", "think_time_s", "think"):
+                del out[k]
+        else:
+            out.update(clients=spec.clients, think_time_s=spec.think_time_s, think=spec.think)
         return out
 
 
@@ -151,8 +181,19 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
         )
     p = {k: v for k, v in params.items() if v is not None}
     kw: dict[str, Any] = {}
-    if "workload" in p:
-        kw["workload"] = _choice("workload", p["workload"], tuple(workload_names()))
+    if "workload" in p or "workload_def" in p:
+        kw.update(_workload(p.get("workload"), p.get("workload_def")))
+    if "clients" in p:
+        n = p["clients"]
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CLIENTS:
+            raise ConfigError(
+                "clients", f"must be an integer in [1, {MAX_CLIENTS}] (closed loop), got {n!r}"
+            )
+        kw["clients"] = n
+    if "think_time_s" in p:
+        kw["think_time_s"] = _number("think_time_s", p["think_time_s"], low=0.0, low_open=False)
+    if "think" in p:
+        kw["think"] = _choice("think", p["think"], THINK_KINDS)
     if "strategy" in p:
         kw["strategy"] = _choice("strategy", p["strategy"], tuple(strategy_names()))
     if "ttl_scale" in p:
@@ -253,6 +294,7 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
         spec = rp.spec()  # workload overrides (rate, skew, write_ratio, duration) checked here
     except UnknownNameError as exc:  # pragma: no cover - workload name checked above
         raise ConfigError("workload", str(exc)) from exc
+    _check_clients(rp, spec)
     if rp.warmup_s is not None and rp.warmup_s >= spec.duration_s:
         raise ConfigError(
             "warmup_s",
@@ -261,6 +303,51 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
     # synthetic, the one warm-up that depends on TTLs, has no bursts
     _check_bursts(spec, default_warmup(rp, spec, ttl_profile=0.0))
     return rp
+
+
+def _workload(value: Any, definition: Any) -> dict[str, Any]:
+    """``workload`` (a name, a workload file's path, or a file's mapping) and ``workload_def``
+    as run parameters: the workload's name, and its definition when it is not a built-in."""
+    source = ""
+    if definition is None and is_workload_file(value):
+        source, definition = str(value), read_workload_file(str(value))
+    elif definition is None and isinstance(value, Mapping):
+        definition = value
+    if definition is None:
+        names = workload_names()
+        if value not in names:
+            raise ConfigError(
+                "workload",
+                f"{value!r} is not accepted; accepted: {', '.join(names)}, or the path of a "
+                f"workload file ({' or '.join(WORKLOAD_FILE_SUFFIXES)})",
+            )
+        return {"workload": str(value)}
+    spec = workload_from_mapping(definition, source=source)
+    if isinstance(value, str) and not source and value != spec.name:
+        raise ConfigError(
+            "workload",
+            f"{value!r} is not the name of workload_def ({spec.name!r}); accepted: its name",
+        )
+    return {"workload": spec.name, "workload_def": workload_to_mapping(spec)}
+
+
+def _check_clients(rp: RunParams, spec: WorkloadSpec) -> None:
+    """Closed-loop clients in the modes that can run them."""
+    if spec.clients is None:
+        return
+    if rp.mode == "virtual" and rp.concurrency == "serial" and spec.think_time_s == 0:
+        raise ConfigError(
+            "think_time_s",
+            "a serial virtual replay serves a request in no virtual time, so closed-loop clients "
+            "without think time would issue every request at one instant; accepted: "
+            "think_time_s > 0, or concurrency 'overlap' or mode 'live' (requests take time)",
+        )
+    if rp.mode == "live" and spec.clients > MAX_LIVE_CLIENTS:
+        raise ConfigError(
+            "clients",
+            f"live mode runs one thread per client; accepted: at most {MAX_LIVE_CLIENTS}, "
+            f"got {spec.clients}",
+        )
 
 
 #: Keys of a ``service_model`` mapping (or file); ``db_ms`` and ``redis_ms`` become the
@@ -430,10 +517,23 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
     Parameters (``None`` values are ignored, i.e. take the default)
     ----------------------------------------------------------------
-    workload: a name of ``evalcache.workload.workload_names()`` (default ``mixed``).
+    workload: a name of ``evalcache.workload.workload_names()`` (default ``mixed``), or the
+        path of a workload file (a value ending in ``.yaml``/``.yml``, relative to the current
+        directory; :mod:`evalcache.workload.files`), or such a file's mapping. Normalised to
+        the workload's name plus ``workload_def``, the definition as validated (every field),
+        so the summary states it and a baseline memo follows its contents.
+    workload_def: a workload file's mapping (what ``workload`` as a file normalises to).
+    clients: closed loop (default: the workload's, ``None`` = open loop): N clients each issue
+        their next request when the previous one completed plus a think time, taking the
+        stream's requests in order; the run ends at ``duration_s`` or when the stream is used
+        up. Overlap: each client is a simulation process; live: a thread each (at most 64;
+        ``workers`` is then unused); serial virtual: a request takes no virtual time, so a
+        client's requests are its think times apart (``think_time_s`` > 0 needed).
+    think_time_s, think: closed loop: mean think time in seconds (>= 0, default 0), drawn
+        ``exponential`` (the default, seeded per client) or ``fixed``.
     strategy: an invalidation strategy name (default ``tags``).
     ttl_scale: factor on every TTL of the seed plan (> 0, default 1).
-    mode: ``virtual`` (simulated time) or ``live`` (wall clock, open loop).
+    mode: ``virtual`` (simulated time) or ``live`` (wall clock; open loop unless ``clients``).
     duration_s: simulated seconds, a number or text such as ``"1h"`` (default: the workload's).
     seed: workload seed, int >= 0. scale: the seeded database's scale (0 < scale <= 100).
     stale_sample: share of cached answers the staleness oracle checks, in [0, 1].

@@ -38,6 +38,7 @@ from evalcache.workload import WorkloadSpec
 
 if TYPE_CHECKING:  # baseline imports this module
     from evalcache.runner.baseline import Baseline
+    from evalcache.runner.closed import ClosedOutcome
 
 
 @dataclass
@@ -87,6 +88,10 @@ class Measured:
     postgres_version: str = ""
     invalidation_accuracy: dict[str, Any] | None = None  # the per-write check (with an oracle)
     check_commands: int = 0  # Redis commands the check sent (not the run's)
+    offered_rate: float | None = None  # the stream's mean rate, requests/s
+    achieved_rate: float | None = None  # requests served / the run's span
+    stream_exhausted: bool | None = None  # closed loop: the clients used the stream up
+    closed: ClosedOutcome | None = None  # closed loop: what its clients served, and when
 
     @property
     def db(self) -> DbCounts:
@@ -177,7 +182,9 @@ def build_summary(
         s["db_statements_baseline"] = base
         s["baseline_reused"] = baseline.reused
         s["latency"]["uncached"] = baseline.uncached_latency()
-        s["db_reduction"] = 1.0 - db.statements / base if base else None
+        # a closed loop's twin serves its own number of requests: compare per read
+        scale = _closed_scale(m, reads, sum(r for r, _ in baseline.families.values()))
+        s["db_reduction"] = 1.0 - db.statements / (base * scale) if base and scale else None
     # Cache and strategy counters (deltas over the counted window).
     s["expirations"] = m.cache_delta("expirations")
     s["refreshes_tried"] = m.cache_delta("refreshes_tried")
@@ -263,6 +270,11 @@ def build_summary(
     s["oracle_errors"] = m.oracle_errors
     s["oracle_error_example"] = m.oracle_error_example
     s["invalidation_accuracy"] = m.invalidation_accuracy
+    # the load: what the workload offered against what the run served, and the workload itself
+    s["offered_rate"] = m.offered_rate
+    s["achieved_rate"] = m.achieved_rate
+    s["stream_exhausted"] = m.stream_exhausted
+    s["workload_spec"] = m.spec.to_params()
     return s
 
 
@@ -274,6 +286,18 @@ def _ratio(num: float | None, den: float | None) -> float | None:
     return num / den if num is not None and den else None
 
 
+def _closed_scale(m: Measured, reads: int, base_reads: int) -> float | None:
+    """The factor on a baseline's statements that makes them comparable with the run's.
+
+    1 for an open loop (both serve the same stream); for a closed loop, where the cached run
+    and its cache-off twin serve different prefixes of the stream (whatever their clients
+    reached), the ratio of the reads they served (``None`` without baseline reads).
+    """
+    if m.closed is None:
+        return 1.0
+    return reads / base_reads if base_reads else None
+
+
 def _add_ceilings(s: dict[str, Any], m: Measured, baseline: Baseline | None) -> None:
     """The ideal cache's ceilings and the run's efficiency against them, overall and per
     family; per family also hit against uncached latency and the live entries' bytes."""
@@ -282,9 +306,14 @@ def _add_ceilings(s: dict[str, Any], m: Measured, baseline: Baseline | None) -> 
     s["ideal_hits"] = ideal.hits if ideal is not None else None
     s["ideal_hit_rate"] = ideal.hit_rate if ideal is not None else None
     s["hit_efficiency"] = efficiency(s["hit_rate"], s["ideal_hit_rate"])
+    scale = (
+        _closed_scale(m, s["reads"], sum(r for r, _ in base_families.values()))
+        if baseline is not None
+        else None
+    )
     s["ideal_db_reduction"] = (
-        ideal_db_reduction(ideal, base_families, baseline.statements)
-        if ideal is not None and baseline is not None
+        ideal_db_reduction(ideal, base_families, round(baseline.statements * scale))
+        if ideal is not None and baseline is not None and scale
         else None
     )
     s["db_efficiency"] = efficiency(s["db_reduction"], s["ideal_db_reduction"])
@@ -298,11 +327,14 @@ def _add_ceilings(s: dict[str, Any], m: Measured, baseline: Baseline | None) -> 
         base_reads, base_statements = base_families.get(family, (0, 0))
         has_base = baseline is not None and base_statements > 0
         figures["db_statements_baseline"] = base_statements if baseline is not None else None
-        figures["db_reduction"] = (
-            1.0 - figures["db_statements"] / base_statements if has_base else None
-        )
+        # what the baseline's statements are compared as: per read in a closed loop
+        compared = float(base_statements)
+        if has_base and m.closed is not None:
+            compared = base_statements * figures["reads"] / base_reads
+            has_base = compared > 0
+        figures["db_reduction"] = 1.0 - figures["db_statements"] / compared if has_base else None
         figures["ideal_db_reduction"] = (
-            ideal_saved(counts, base_reads, base_statements) / base_statements
+            ideal_saved(counts, base_reads, base_statements) / compared
             if has_base and counts is not None
             else None
         )

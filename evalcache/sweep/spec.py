@@ -58,10 +58,17 @@ def _fail(path: Path | str, msg: str) -> ConfigError:
     return ConfigError(f"sweep {path}", msg)
 
 
+def _slug_value(key: str, value: Any) -> Any:
+    # a workload given as a file's mapping is named by its name, not its whole text
+    if key == "workload" and isinstance(value, Mapping):
+        return value.get("name", "workload")
+    return value
+
+
 def cell_name(params: Mapping[str, Any]) -> str:
     """A stable, filesystem-safe folder name: key parameters, then a hash of all of them."""
     parts = [
-        f"{'ttl' if k == 'ttl_scale' else ('s' if k == 'seed' else '')}{params[k]}"
+        f"{'ttl' if k == 'ttl_scale' else ('s' if k == 'seed' else '')}{_slug_value(k, params[k])}"
         for k in _SLUG_KEYS
         if k in params
     ]
@@ -155,6 +162,7 @@ def _check_parameters(
         # do not need it
         from evalcache.runner import validate_params
         from evalcache.runner.params import load_service_model
+        from evalcache.workload.files import is_workload_file, read_workload_file
 
         for c in cells:
             try:
@@ -163,6 +171,10 @@ def _check_parameters(
                 if isinstance(c.params.get("service_model"), str):
                     model = root / c.params["service_model"]
                     c.params["service_model"] = load_service_model(str(model))
+                # so is a workload file (a value ending in .yaml/.yml), whose mapping the cell
+                # then carries (its folder name keeps the path)
+                if is_workload_file(c.params.get("workload")):
+                    c.params["workload"] = read_workload_file(root / c.params["workload"])
                 validate_params(c.params)
             except ConfigError as exc:
                 raise _fail(source, f"cell {c.name}: {exc}") from exc
@@ -191,8 +203,8 @@ def run_params(notebook: Path, cells: Sequence[Cell]) -> list[dict[str, Any]]:
 
 
 def load_sweep(path: Path, root: Path | None = None) -> SweepSpec:
-    """Read and validate a sweep YAML file (notebook and ``service_model`` file paths relative
-    to ``root``, default cwd)."""
+    """Read and validate a sweep YAML file (notebook, ``service_model`` and ``workload`` file
+    paths relative to ``root``, default cwd)."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

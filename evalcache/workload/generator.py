@@ -165,8 +165,9 @@ class WorkloadGenerator:
     def key_rates(self, op: str) -> tuple[IntArray, FloatArray]:
         """Ids of ``op``'s first pool and each one's expected request rate (per simulated s).
 
-        Bursts are ignored (the analytical model assumes a stationary process). A batch read
-        counts each id in the batch.
+        The analytical model assumes a stationary process: a time-varying rate (bursts,
+        cycles, ramps) is taken at its time average over the run (:meth:`WorkloadSpec.mean_rate`;
+        without any, the base rate). A batch read counts each id in the batch.
         """
         if op not in self.op_names:
             raise ConfigError(
@@ -177,11 +178,19 @@ class WorkloadGenerator:
         if not pools:
             raise ConfigError("op", f"{op!r} takes no ids")
         rate = (
-            self.spec.rate
+            self.mean_rate()
             * float(self.op_probs[k])
             * (self.op_nids[k] if OPERATIONS[op].batch else 1)
         )
         return self.pools[pools[0]], rate * self.popularity(pools[0]).probabilities()
+
+    def mean_rate(self) -> float:
+        """The stream's time-averaged rate over this generator's duration (requests/s)."""
+        return self.spec.mean_rate(self.duration_s)
+
+    def expected_requests(self) -> float:
+        """The expected number of requests in the stream (for a progress bar's total)."""
+        return self.spec.expected_requests(self.duration_s)
 
     def batches(self) -> Iterator[RequestBatch]:
         """The stream as numpy blocks; each call starts over and yields the same blocks."""
@@ -195,7 +204,10 @@ class WorkloadGenerator:
         cdf = np.cumsum(self.op_probs)
         cdf[-1] = 1.0
         bursts = self.spec.bursts
-        for t in iter_arrivals(rng_arr, self.spec.rate, self.duration_s, bursts):
+        cycles, ramps = self.spec.cycles, self.spec.ramps  # none: the stream as before them
+        for t in iter_arrivals(
+            rng_arr, self.spec.rate, self.duration_s, bursts, cycles=cycles, ramps=ramps
+        ):
             n = t.size
             op = np.minimum(np.searchsorted(cdf, rng_op.random(n), side="right"), len(cdf) - 1)
             op = op.astype(np.int16)

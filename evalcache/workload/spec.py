@@ -16,7 +16,14 @@ from typing import Any, Literal
 
 from evalcache.domain.families import FAMILIES as _REGISTRY
 from evalcache.errors import ConfigError, UnknownNameError
-from evalcache.workload.arrivals import Burst, validate_duration, validate_rate
+from evalcache.workload.arrivals import (
+    Burst,
+    Cycle,
+    Ramp,
+    expected_arrivals,
+    validate_duration,
+    validate_rate,
+)
 from evalcache.workload.popularity import PopularitySpec, validate_theta
 
 OpKind = Literal["read", "write"]
@@ -79,6 +86,11 @@ FAMILIES: tuple[str, ...] = tuple(_REGISTRY)
 #: Id pools operations draw from.
 POOLS: tuple[str, ...] = tuple(sorted({p for op in OPERATIONS.values() for p in op.pools}))
 
+#: How a closed-loop client's think times are drawn (``WorkloadSpec.think``).
+THINK_KINDS: tuple[str, ...] = ("exponential", "fixed")
+#: Most closed-loop clients a workload may have.
+MAX_CLIENTS = 10_000
+
 #: Parameters a user may override on a named workload.
 OVERRIDABLE: tuple[str, ...] = ("rate", "skew", "write_ratio", "duration")
 
@@ -110,6 +122,20 @@ class WorkloadSpec:
         The runner starts with an empty cache and does not warm it up.
     read_modify_write:
         Each write is preceded by a read of the same key (YCSB F); the runner issues both.
+    cycles, ramps:
+        Time-varying rate multipliers (:class:`~evalcache.workload.arrivals.Cycle`,
+        :class:`~evalcache.workload.arrivals.Ramp`); they multiply with each other and with
+        the bursts.
+    clients:
+        ``None``: open loop (requests arrive at the stream's times, whatever the system does).
+        ``N``: a closed loop of N clients, each issuing its next request when its previous one
+        completed plus a think time, taking requests from the stream in order (YCSB's
+        threads); the stream's rate then only bounds how many requests there are.
+    think_time_s:
+        Closed loop: mean think time in seconds between a client's requests (>= 0).
+    think:
+        Closed loop: ``exponential`` (think times drawn with mean ``think_time_s``, seeded) or
+        ``fixed`` (always ``think_time_s``).
     """
 
     name: str
@@ -123,6 +149,11 @@ class WorkloadSpec:
     cold_start: bool = False
     read_modify_write: bool = False
     description: str = ""
+    cycles: tuple[Cycle, ...] = ()
+    ramps: tuple[Ramp, ...] = ()
+    clients: int | None = None
+    think_time_s: float = 0.0
+    think: str = "exponential"
 
     def __post_init__(self) -> None:
         for op, w in self.operations.items():
@@ -159,6 +190,70 @@ class WorkloadSpec:
         for b in self.bursts:
             if b.focus_pool is not None and b.focus_pool not in POOLS:
                 raise UnknownNameError("id pool", b.focus_pool, POOLS)
+        self._check_load()
+
+    def _check_load(self) -> None:
+        """Cycles, ramps and closed-loop clients (the load's shape over time)."""
+        object.__setattr__(self, "cycles", tuple(self.cycles))
+        object.__setattr__(self, "ramps", tuple(self.ramps))
+        for name, kind in (("cycles", Cycle), ("ramps", Ramp)):
+            for i, item in enumerate(getattr(self, name)):
+                if not isinstance(item, kind):
+                    raise ConfigError(f"{name}[{i}]", f"must be a {kind.__name__}, got {item!r}")
+        n = self.clients
+        if n is not None and (
+            isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CLIENTS
+        ):
+            raise ConfigError(
+                "clients",
+                f"must be an integer in [1, {MAX_CLIENTS}] (closed loop) or null (open loop), "
+                f"got {n!r}",
+            )
+        think = self.think_time_s
+        if (
+            isinstance(think, bool)
+            or not isinstance(think, int | float)
+            or not (math.isfinite(think) and think >= 0)
+        ):
+            raise ConfigError("think_time_s", f"must be a number of seconds >= 0, got {think!r}")
+        object.__setattr__(self, "think_time_s", float(think))
+        if self.think not in THINK_KINDS:
+            raise ConfigError(
+                "think", f"{self.think!r} is not accepted; accepted: {', '.join(THINK_KINDS)}"
+            )
+        if n is None and think > 0:
+            raise ConfigError(
+                "think_time_s",
+                f"applies to closed-loop clients only, got {think:g} without clients; "
+                "accepted: 0, or set clients",
+            )
+        if n is not None and (self.bursts or self.cycles or self.ramps):
+            shaped = [k for k in ("bursts", "cycles", "ramps") if getattr(self, k)]
+            raise ConfigError(
+                "clients",
+                f"closed-loop clients set the load themselves, so {', '.join(shaped)} (which "
+                "shape open-loop arrivals) would do nothing; accepted: clients null, or no "
+                "bursts, cycles and ramps",
+            )
+
+    @property
+    def stationary(self) -> bool:
+        """True when the rate has no cycle or ramp (piecewise constant with bursts)."""
+        return not self.cycles and not self.ramps
+
+    def expected_requests(self, duration: float | None = None) -> float:
+        """The expected number of requests of the stream over ``duration`` seconds (default
+        ``duration_s``): the rate's integral, bursts, cycles and ramps included."""
+        d = self.duration_s if duration is None else duration
+        return expected_arrivals(self.rate, d, self.bursts, self.cycles, self.ramps)
+
+    def mean_rate(self, duration: float | None = None) -> float:
+        """The time-averaged arrival rate over ``duration`` (default ``duration_s``), requests
+        per second: what a stationary model stands in for a time-varying rate with."""
+        if not self.bursts and self.stationary:
+            return self.rate  # exactly, not rate * d / d
+        d = self.duration_s if duration is None else duration
+        return self.expected_requests(d) / d
 
     def read_ops(self) -> dict[str, float]:
         """Read operations and their weights."""
@@ -238,6 +333,14 @@ class WorkloadSpec:
             "batch_size": self.batch_size,
             "cold_start": self.cold_start,
             "read_modify_write": self.read_modify_write,
+            "cycles": [[c.amplitude, c.period_s, c.peak_s] for c in self.cycles],
+            "ramps": [
+                [r.start_s, r.duration_s, r.start_multiplier, r.end_multiplier] for r in self.ramps
+            ],
+            "clients": self.clients,
+            "think_time_s": self.think_time_s,
+            "think": self.think,
+            "mean_rate": self.mean_rate(),
         }
 
 
