@@ -29,7 +29,13 @@ What a write does to the entries is the strategy's (:data:`WRITE_EFFECTS`, the s
 
 Over many keys the hit rate is the request-weighted mean: Σ p_i h_i where p_i is key i's share
 of the reads. The model is stationary: a run's measurement must skip a warm-up (a few TTLs) or
-count on the first-miss transient being small.
+count on the first-miss transient being small. A workload whose rate varies (bursts, daily
+cycles, ramps) is given its time-averaged rate (``WorkloadSpec.mean_rate``, what
+``WorkloadGenerator.key_rates`` uses). Without writes, for a rate that varies slowly against
+the TTL, the hit rate a run measures is then at least the prediction: reads weight each
+moment by λ, and λh(λ) is convex, so Jensen's inequality puts the request-weighted mean of h
+above h at the mean rate. Closed-loop clients
+(``WorkloadSpec.clients``) issue no Poisson process: the runner gives them no prediction.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import yaml
 from evalcache.embedded import scratch_redis
 from evalcache.runner.params import MODES, REFRESH, STAMPEDE, validate_params
 from evalcache.settings import Settings
+from evalcache.workload.spec import THINK_KINDS
 
 #: Figures printed at the end of ``evalcache run``.
 KEY_FIGURES = (
@@ -276,7 +277,7 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--think-time", type=float, help="closed loop: mean think time, seconds")
     p.add_argument(
         "--think",
-        choices=("exponential", "fixed"),
+        choices=THINK_KINDS,
         help="closed loop: how think times are drawn (default exponential)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the cache-off baseline")

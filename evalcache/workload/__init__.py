@@ -13,7 +13,17 @@ True
 
 from __future__ import annotations
 
-from evalcache.workload.arrivals import Burst, arrivals, iter_arrivals, rate_pieces
+from evalcache.workload.arrivals import (
+    Burst,
+    Cycle,
+    Ramp,
+    arrivals,
+    expected_arrivals,
+    iter_arrivals,
+    rate_at,
+    rate_pieces,
+)
+from evalcache.workload.files import load_workload, workload_from_mapping, workload_to_mapping
 from evalcache.workload.generator import Request, RequestBatch, WorkloadGenerator, stream_digest
 from evalcache.workload.popularity import (
     DEFAULT_THETA,
@@ -48,19 +58,26 @@ __all__ = [
     "POPULARITY_KINDS",
     "WORKLOADS",
     "Burst",
+    "Cycle",
     "Operation",
     "Popularity",
     "PopularitySpec",
+    "Ramp",
     "Request",
     "RequestBatch",
     "WorkloadGenerator",
     "WorkloadSpec",
     "arrivals",
+    "expected_arrivals",
     "get_workload",
     "iter_arrivals",
+    "load_workload",
     "parse_duration",
+    "rate_at",
     "rate_pieces",
     "stream_digest",
+    "workload_from_mapping",
     "workload_names",
+    "workload_to_mapping",
     "zipf_probabilities",
 ]

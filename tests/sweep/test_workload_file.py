@@ -10,7 +10,7 @@ import yaml
 
 from evalcache.errors import ConfigError
 from evalcache.runner.params import parse_params
-from evalcache.sweep import load_sweep
+from evalcache.sweep import cell_name, load_sweep
 from evalcache.sweep.spec import run_params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +66,7 @@ def test_a_bad_workload_file_fails_the_sweep_naming_cell_and_field(tmp_path: Pat
     with pytest.raises(ConfigError, match=r"ramps\[0\]\.duration_s") as info:
         load_sweep(root / "s.yaml", root=root)
     assert "load_bad.yaml" in str(info.value)
+
+
+def test_a_cell_holding_a_workload_mapping_is_named_by_its_name() -> None:
+    assert cell_name({"workload": {"name": "evening", "rate": 5}}).startswith("evening-")
