@@ -13,11 +13,12 @@ truncation, ``Math.abs`` and ``%``.
 Exact probabilities (:func:`scrambled_probabilities`, for the analytical TTL model): the
 closed form gives item ``i >= 2`` the mass ``((i + 1)^c - i^c) / (eta * items^c)`` with
 ``c = 1 - theta`` (items 0 and 1: ``1 / zetan`` and ``0.5^theta / zetan``). The masses of the
-first :data:`EXACT_ITEMS` items are added to the keys they hash to; the remaining tail (about
-31 % of the mass at theta 0.99) is spread evenly over the keys. That is the one approximation:
-the tail's items hash about uniformly, and each key collects ``~items / keys`` of them, so a
-key's tail share deviates from the even share by roughly ``cv / sqrt(items / keys)`` (a few
-tenths of a per cent of its probability at 10,000 keys).
+first :data:`EXACT_ITEMS` items are added to the keys they hash to; the remaining tail (31 % of
+the mass at theta 0.99) is spread evenly over the keys. That is the one approximation: the
+tail's items hash about uniformly and each key collects ``~items / keys`` of them, so its share
+of the tail is close to even. Measured at 10,000 keys: hashing the items up to 10^8 exactly
+instead moves a key's probability by 0.12 % (median), 0.6 % at most, total variation 5e-4
+(1,000 keys: 0.07 %, 0.3 %; 100,000 keys: 0.3 %, 2 %).
 
 Other constants than 0.99 need ``zeta(ITEM_COUNT + 1, theta)``, which YCSB sums term by term
 (hours); :func:`zeta` sums the first terms and adds an Euler-Maclaurin tail.
