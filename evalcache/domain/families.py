@@ -10,6 +10,7 @@ adding a family is one record here, its query, and its tests.
     family               key (``cache.key(key_family, *parts)``)        TTL (seed plan)
     user_profile         user_profile:U                                 3600
     user_profiles_batch  user_profile:U per id                          3600
+    user_profiles_scan   user_profile:U per id of start..start+count-1  3600
     expert_basic         expert_profile:E:basic                         1800
     expert_full          expert_profile:E:full                          300
     experts_by_spec      experts_by_spec:S:limit                        900
@@ -23,6 +24,7 @@ Dependency groups (``kind:id``, the id being the family's first argument; see
 :mod:`evalcache.domain.invalidation` for what each write makes stale)::
 
     user_profile, user_profiles_batch  user:U
+    user_profiles_scan                 user:U (each id of the range)
     expert_basic                       expert:E
     expert_full                        expert:E slots:E
     experts_by_spec                    spec:S
@@ -53,6 +55,8 @@ from evalcache.errors import ConfigError
 
 DEFAULT_LIMIT = 20
 WINDOW_DAYS = 7
+#: Longest scan a read accepts (YCSB's default ``maxscanlength`` is 1000).
+MAX_SCAN_LENGTH = 1000
 
 Now = datetime | Callable[[], datetime]
 #: ``(key parts, query arguments, group id)`` of one read's normalised arguments
@@ -76,6 +80,9 @@ class Family:
     query: the uncached answer, ``query(conn, query_args, now)``.
     query_many: answers of several entries in one query, when the family has one.
     batch: a workload read takes a batch of ids (one entry per id).
+    scan: a workload read takes a start id and a count: the ids ``start .. start+count-1``
+        (users in id order, YCSB's scan), one entry per id; an id past the last user is a
+        negative entry.
     reads: what the answer is built from (documentation).
     """
 
@@ -91,7 +98,13 @@ class Family:
     query: Callable[[Connection, tuple[Any, ...], datetime], Any]
     query_many: Callable[[Connection, Sequence[tuple[Any, ...]]], list[Any]] | None = None
     batch: bool = False
+    scan: bool = False
     reads: str = ""
+
+    @property
+    def per_id(self) -> bool:
+        """Its reads read one entry per id (a batch or a scan): entries of its key layout."""
+        return self.batch or self.scan
 
 
 def as_id(name: str, value: Any) -> int:
@@ -187,6 +200,25 @@ def _dashboard(role: str) -> Callable[[tuple[Any, ...], Now, int], Parsed]:
     return parse
 
 
+def scan_ids(args: tuple[Any, ...], family: str = "user_profiles_scan") -> list[int]:
+    """The ids a scan reads: ``start .. start+count-1`` (``count`` in 1..MAX_SCAN_LENGTH)."""
+    _arity(family, args, 2, 2)
+    start, count = as_id("start", args[0]), as_id("count", args[1])
+    if not 1 <= count <= MAX_SCAN_LENGTH:
+        raise ConfigError("count", f"must be in 1..{MAX_SCAN_LENGTH}, got {count}")
+    return list(range(start, start + count))
+
+
+def entry_args(family: Family, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The args of each entry a read of ``family`` reads: one per id of a batch or a scan
+    (in the read's order, repeats kept), else the read's own."""
+    if family.scan:
+        return [(u,) for u in scan_ids(args, family.name)]
+    if family.batch:
+        return [(a,) for a in args]
+    return [args]
+
+
 # -- the uncached queries --------------------------------------------------------------------
 def _profiles_many(conn: Connection, args: Sequence[tuple[Any, ...]]) -> list[Any]:
     return q.get_user_profiles(conn, [a[0] for a in args])
@@ -232,6 +264,22 @@ FAMILIES: dict[str, Family] = {
             query_many=_profiles_many,
             batch=True,
             reads=_USER_READS + " (one entry per id, misses in one query)",
+        ),
+        Family(
+            name="user_profiles_scan",
+            key_family="user_profile",
+            parse=_user("user_profiles_scan"),
+            from_key=lambda p: None,  # its entries are user_profile entries
+            ttl_setting="user_profile",
+            ttl_default=3600,
+            pools=("users",),
+            tables=_USER_TABLES,
+            groups=("user",),
+            query=lambda conn, a, now: q.get_user_profile(conn, a[0]),
+            query_many=_profiles_many,
+            scan=True,
+            reads=_USER_READS + " for U in start..start+count-1 (one entry per id, misses in "
+            "one query)",
         ),
         Family(
             name="expert_basic",

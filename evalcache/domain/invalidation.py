@@ -15,6 +15,8 @@ the commit, see :func:`lookup_related`)::
     appointment_status_changed  patient:U expert_appts:E admin
     payment_completed           patient:U expert_appts:E admin
     review_added                expert:E + spec:S for S in specs(E) (rating and order change)
+    user_created                user:U (a cached "not found" of the new id, alone or in a
+                                batch or scan) admin (it counts the users)
 
 The post-commit look-ups are exact because appointments are never deleted: an entry embedding
 E's name for patient P exists only if an appointment (P, E) exists, which the look-up sees; an
@@ -106,6 +108,8 @@ def event_groups(
     elif kind == "review_added":
         out.append(f"expert:{e}")
         out += [f"spec:{s}" for s in specs_of(e or 0)]
+    elif kind == "user_created":
+        out += [f"user:{u}", "admin"]
     return list(dict.fromkeys(out))
 
 

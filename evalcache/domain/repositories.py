@@ -22,7 +22,7 @@ from evalcache.cache import DatabaseCache
 from evalcache.cache.stats import begin_read, read_coalesced
 from evalcache.clock import Clock
 from evalcache.domain import writes as w
-from evalcache.domain.families import as_id
+from evalcache.domain.families import FAMILIES, as_id, scan_ids
 from evalcache.domain.invalidation import AppDependencies
 from evalcache.domain.pools import load_expert_specializations
 from evalcache.domain.readspecs import (
@@ -56,7 +56,11 @@ WRITE_OPS: tuple[str, ...] = (
     "appointment_status",
     "complete_payment",
     "add_review",
+    "insert_user",
+    "rmw_user_profile",
 )
+#: Read-modify-write op -> (the family it reads first, the write op it then runs).
+RMW_OPS: dict[str, tuple[str, str]] = {"rmw_user_profile": ("user_profile", "user_profile")}
 #: appointment status -> statuses it may move to (anything else is an InvalidTransition)
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "scheduled": ("confirmed", "cancelled", "completed", "no_show"),
@@ -180,6 +184,9 @@ class CachedRepository:
         if family == "user_profiles_batch":
             values, outcome = self._read_batch(args)
             return ReadOutcome(values, outcome, False, family)
+        if family == "user_profiles_scan":  # the ids start..start+count-1, as a batch
+            values, outcome = self._read_batch(tuple(scan_ids(args)), family)
+            return ReadOutcome(values, outcome, False, family)
         spec = self.spec(family, *args)
         if not self._cached:
             return ReadOutcome(self.load(spec), "uncached", False, family)
@@ -207,13 +214,13 @@ class CachedRepository:
         return list(self.read("user_profiles_batch", *user_ids).value)
 
     def _read_batch(
-        self, args: tuple[Any, ...]
+        self, args: tuple[Any, ...], family: str = "user_profiles_batch"
     ) -> tuple[list[Any], Literal["hit", "miss", "uncached"]]:
         ids = [as_id("user_id", a) for a in args]
         if not ids:
             return [], "hit" if self._cached else "uncached"
         unique = list(dict.fromkeys(ids))
-        specs = [self.spec("user_profiles_batch", u) for u in unique]
+        specs = [self.spec(family, u) for u in unique]
         if not self._cached:
             vals = self.load_many(specs)
             by_id = dict(zip(unique, vals, strict=True))
@@ -227,8 +234,8 @@ class CachedRepository:
         """The uncached answer for the same args on ``conn``: at the clock's time, or at clock
         time ``at`` over the data as it is now (what a time-dependent answer was then)."""
         when = self.now if at is None else datetime.fromtimestamp(at, UTC)
-        if family == "user_profiles_batch":
-            ids = [as_id("user_id", a) for a in args]
+        if family in FAMILIES and FAMILIES[family].per_id:
+            ids = scan_ids(args) if FAMILIES[family].scan else [as_id("user_id", a) for a in args]
             specs = [build_spec(family, (u,), self.ttls, when, self.admin_id) for u in ids]
             return run_many(conn, specs, when) if specs else []
         return run_query(conn, build_spec(family, args, self.ttls, when, self.admin_id), when)
@@ -249,9 +256,16 @@ class CachedRepository:
         if op not in WRITE_OPS:
             raise UnknownNameError("write operation", op, WRITE_OPS)
         need = {"user_profile": 2, "availability": 1, "create_appointment": 2,
-                "appointment_status": 2, "complete_payment": 1, "add_review": 2}[op]  # fmt: skip
+                "appointment_status": 2, "complete_payment": 1, "add_review": 2,
+                "insert_user": 1, "rmw_user_profile": 2}[op]  # fmt: skip
         if len(args) != need:
             raise ConfigError(op, f"takes {need} arguments, got {len(args)}: {args!r}")
+        if op == "insert_user":
+            return w.insert_user(self.engine, as_id("user_id", args[0]), now)
+        if op in RMW_OPS:  # YCSB's read-modify-write: the read goes through the cache
+            family, write_op = RMW_OPS[op]
+            self.read(family, args[0])
+            return self._write(write_op, args)
         if op == "user_profile":
             return w.update_user_profile(self.engine, as_id("user_id", args[0]), args[1], None, now)
         if op == "availability":

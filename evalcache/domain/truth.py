@@ -296,6 +296,12 @@ def _user_profiles_batch(conn: Connection, args: tuple[Any, ...], now: datetime)
     return _one(conn, _PROFILES, ids=[_id(a) for a in args])
 
 
+def _user_profiles_scan(conn: Connection, args: tuple[Any, ...], now: datetime) -> Any:
+    _arity("user_profiles_scan", args, 2, 2)
+    start, count = _id(args[0]), _id(args[1])
+    return _one(conn, _PROFILES, ids=list(range(start, start + count)))
+
+
 def _expert_basic(conn: Connection, args: tuple[Any, ...], now: datetime) -> Any:
     _arity("expert_basic", args, 1, 1)
     return _one(conn, _EXPERT_BASIC, id=_id(args[0]))
@@ -367,6 +373,7 @@ def _dashboard_user(conn: Connection, args: tuple[Any, ...], now: datetime) -> A
 TRUTH_FAMILIES: dict[str, Callable[[Connection, tuple[Any, ...], datetime], Any]] = {
     "user_profile": _user_profile,
     "user_profiles_batch": _user_profiles_batch,
+    "user_profiles_scan": _user_profiles_scan,
     "expert_basic": _expert_basic,
     "expert_full": _expert_full,
     "experts_by_spec": _experts_by_spec,

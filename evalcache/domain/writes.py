@@ -454,3 +454,59 @@ def add_review(
         tables=("reviews", "experts"),
         committed_at=now.timestamp(),
     )
+
+
+#: The rows a new user gets (so every user-profile read finds them): a patient, unverified.
+_INSERT_USER_SQL = text(
+    """
+    WITH u AS (
+        INSERT INTO users (id, email, role, created_at, updated_at, version)
+        VALUES (:u, :email, 'user', :now, :now, 1)
+        ON CONFLICT (id) DO NOTHING RETURNING id),
+    p AS (
+        INSERT INTO profiles (user_id, first_name, last_name, phone, city, bio, updated_at,
+                              version)
+        SELECT id, 'New', 'User ' || id, NULL, NULL, NULL, :now, 1 FROM u),
+    pr AS (
+        INSERT INTO preferences (user_id, language, timezone, email_notifications,
+                                 sms_notifications, updated_at, version)
+        SELECT id, 'en', 'UTC', true, false, :now, 1 FROM u),
+    v AS (
+        INSERT INTO verifications (user_id, status, submitted_at, verified_at, updated_at,
+                                   version)
+        SELECT id, 'unverified', NULL, NULL, :now, 1 FROM u)
+    SELECT id FROM u
+    """
+)
+# The id sequence never moves back: concurrent inserts take this lock in turn (its key is
+# arbitrary, only inserts of users take it).
+_USERS_SEQUENCE_SQL = text(
+    """
+    SELECT setval(x.seq, greatest(:u, coalesce(pg_sequence_last_value(x.seq), 0)))
+    FROM (SELECT CAST(pg_get_serial_sequence('users', 'id') AS regclass) AS seq,
+                 pg_advisory_xact_lock(7238140) AS locked OFFSET 0) x
+    """
+)
+
+
+def insert_user(engine: Engine, user_id: int, now: datetime) -> WriteEvent:
+    """Insert user ``user_id`` (a patient) with its profile, preferences and verification
+    rows, its id given (the workload assigns new ids in order, so a stream is reproducible);
+    the users id sequence is moved past it.
+
+    Raises :class:`InvalidStateError` (nothing written) if the id is taken.
+    """
+    _check_id("user_id", user_id)
+    now = require_aware("now", now)
+    email = f"new.user.{user_id}@example.org"
+    with engine.begin() as conn:
+        created = conn.execute(_INSERT_USER_SQL, {"u": user_id, "email": email, "now": now})
+        if created.scalar() is None:
+            raise InvalidStateError(f"user {user_id} already exists")
+        conn.execute(_USERS_SEQUENCE_SQL, {"u": user_id})
+    return WriteEvent(
+        kind="user_created",
+        user_id=user_id,
+        tables=("users", "profiles", "preferences", "verifications"),
+        committed_at=now.timestamp(),
+    )

@@ -132,6 +132,18 @@ class TimeSeries:
         cell.errors += error
         cell.latencies_ns.append(latency_ns)
 
+    def lookup(self, t: float, family: str, outcome: str, *, negative: bool = False) -> None:
+        """Count the cache outcome of a read inside another request (a read-modify-write's
+        read): a hit or miss of ``family``, not a read request, no latency of its own."""
+        cell = self._cell(t, family)
+        if outcome == "hit":
+            cell.hits += 1
+            cell.negative_hits += negative
+        elif outcome == "miss":
+            cell.misses += 1
+        else:
+            cell.uncached += 1
+
     def stale_check(self, t: float, family: str, stale: bool) -> None:
         """Count one oracle comparison of a cached answer at time ``t``."""
         cell = self._cell(t, family)

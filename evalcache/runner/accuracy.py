@@ -10,11 +10,12 @@ test: the write's groups from :meth:`AppDependencies.groups` (``exact=True``: th
 look-ups run on the oracle's engine) and each entry's groups from the family registry
 (:func:`~evalcache.domain.families.entry_groups`, carried by its ``ReadSpec``). Which entries
 are cached: an index group -> entries, fed by the stores the staleness oracle observes (a
-fill's or a refresh's store of a value it loaded; the entries of ``user_profiles_batch`` are
-``user_profile`` entries). An entry found gone, or whose TTL has run out since its last store,
-is dropped from the index until stored again; one deleted by an invalidation wider than the
-dependency map (a pattern, a table version, the seed plan's periodic flush) stays indexed until
-a write it depends on finds it gone, and counts then as a consistent dependent.
+fill's or a refresh's store of a value it loaded; the entries of ``user_profiles_batch`` and
+``user_profiles_scan`` are ``user_profile`` entries). An entry found gone, or whose TTL has run
+out since its last store, is dropped from the index until stored again; one deleted by an
+invalidation wider than the dependency map (a pattern, a table version, the seed plan's periodic
+flush) stays indexed until a write it depends on finds it gone, and counts then as a consistent
+dependent.
 
 An entry is **consistent** when a reader would not be served a stale value: its key is absent
 (a lease, an undecodable entry or one past its TTL on the run's clock count as absent), or its

@@ -173,7 +173,6 @@ def build_executor(
         window_s=rp.window_s,
         drain=virtual_mode and cache_on and not modelled_lag,
         locked=not virtual_mode,
-        read_modify_write=spec.read_modify_write,
         checker=res.checker,
         check_at_commit=res.sim is not None,
         **overlap,
@@ -339,7 +338,6 @@ def execute(
             origin=origin,
             specializations=seeded.spec_names,
             admin_id=admin_id,
-            read_modify_write=spec.read_modify_write,
         )
     return m
 

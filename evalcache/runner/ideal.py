@@ -7,9 +7,11 @@ It is computed from the same stream the run replays, in pure Python: no server i
 
 Entry identity is the cache key the family makes of the read's normalised arguments
 (:class:`evalcache.domain.families.Family` ``parse``), so families that share a key layout
-share entries: a ``user_profiles_batch`` read reads one ``user_profile`` entry per id. It is
-counted the way the runner counts a batch: one read, a hit when every one of its entries was
-cached (its misses are loaded in one query either way).
+share entries: a ``user_profiles_batch`` read reads one ``user_profile`` entry per id (a
+``user_profiles_scan`` one per id of its range). It is counted the way the runner counts a
+batch: one read, a hit when every one of its entries was cached (its misses are loaded in one
+query either way). A read-modify-write (``write:rmw_user_profile``) reads its profile first:
+that read counts here as a read of the family, as the run counts its hit or miss there.
 
 Database ceiling: reads that hit issue no statements; every other request issues what it
 issued with the cache off. With the cache-off baseline's statements per read of each family
@@ -27,8 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from evalcache.domain.families import FAMILIES
-from evalcache.runner.serve import RMW_READS
+from evalcache.domain.families import FAMILIES, entry_args
+from evalcache.domain.repositories import RMW_OPS
 from evalcache.workload import OPERATIONS, Request
 
 
@@ -71,7 +73,6 @@ def ideal_cache(
     origin: float,
     specializations: Sequence[str],
     admin_id: int = 0,
-    read_modify_write: bool = False,
 ) -> IdealCache:
     """Replay ``requests`` through the ideal cache.
 
@@ -88,8 +89,6 @@ def ideal_cache(
         Pool index -> specialization name (the generator draws positions).
     admin_id:
         The admin user the admin dashboard's key names (one entry whatever it is).
-    read_modify_write:
-        Each ``write:user_profile`` first reads the profile (YCSB F), as the executor does.
     """
     seen: set[tuple[Any, ...]] = set()
     out = IdealCache()
@@ -97,8 +96,8 @@ def ideal_cache(
     for t, op, args in requests:
         family, is_read = ops[op]
         if not is_read:
-            if read_modify_write and op[6:] in RMW_READS:
-                family, args = RMW_READS[op[6:]], args[:1]
+            if op[6:] in RMW_OPS:  # its read first, as the executor serves it
+                family, args = RMW_OPS[op[6:]][0], args[:1]
             else:
                 continue  # always fresh: a write costs the ideal cache no entry
         assert family is not None
@@ -109,8 +108,10 @@ def ideal_cache(
         def now(t: float = t) -> datetime:
             return datetime.fromtimestamp(origin + t, UTC)
 
-        if fam.batch:
-            keys = [(fam.key_family, *fam.parse((a,), now, admin_id)[0]) for a in args]
+        if fam.per_id:
+            keys = [
+                (fam.key_family, *fam.parse(a, now, admin_id)[0]) for a in entry_args(fam, args)
+            ]
         else:
             keys = [(fam.key_family, *fam.parse(args, now, admin_id)[0])]
         hit = all(k in seen for k in keys)

@@ -52,6 +52,7 @@ from typing import Any
 from greenlet import getcurrent
 from sqlalchemy import Connection, Engine, event
 
+from evalcache.domain.families import FAMILIES, entry_args
 from evalcache.results_schema import StaleCauses, keys
 
 #: Causes of a stale read, in the order they are decided (module docstring).
@@ -248,8 +249,10 @@ class StalenessOracle:
 
     def cause(self, family: str, args: tuple[Any, ...], value: Any, now: float) -> str:
         """Why the cached ``value`` of a stale hit differs from the database (:data:`CAUSES`)."""
-        if family == "user_profiles_batch":  # its entries are the profiles'
-            parts = [(("user_profile", a), v) for a, v in zip(args, value, strict=False)]
+        fam = FAMILIES.get(family)
+        if fam is not None and fam.per_id:  # a batch's or a scan's entries are the profiles'
+            entries = entry_args(fam, args)
+            parts = [((fam.key_family, *a), v) for a, v in zip(entries, value, strict=False)]
         else:
             parts = [((family, *args), value)]
         for key, v in parts:

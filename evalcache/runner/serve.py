@@ -4,6 +4,12 @@ Shared by virtual and live mode. The measured call is only ``repo.read`` / ``rep
 (``perf_counter_ns`` around it, or the simulation's clock with overlapping requests); counting,
 the oracle and the ideal-lag drain happen outside.
 In live mode the latency runs from the request's *intended* start (open loop).
+
+A read-modify-write (``write:rmw_user_profile``, YCSB F) is one request: the read through the
+cache, then the update, measured as one latency under the write op, which also takes both
+parts' statements. Its read's cache outcome counts in its family's hits and misses (as the
+cache counts it), not in the family's reads: ``requests = reads + writes`` stays a count of
+requests.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from evalcache.domain.repositories import InvalidTransition
+from evalcache.domain.repositories import RMW_OPS, InvalidTransition
 from evalcache.domain.writes import InvalidStateError
 from evalcache.metrics import Counters, LatencyRecorder, StatementCounter, TimeSeries
 from evalcache.metrics.popularity import KeyReads
@@ -26,8 +32,6 @@ from evalcache.workload.spec import OPERATIONS
 #: Outcome codes of the hit/miss trace (one byte per read; determinism checks hash it).
 TRACE_CODES = {"hit": 1, "miss": 2, "uncached": 3}
 TRACE_WRITE, TRACE_ERROR, TRACE_NOOP = 4, 5, 6
-#: Write op -> the read family a read-modify-write workload reads first.
-RMW_READS = {"user_profile": "user_profile"}
 #: This many failed requests in a row end the run with the last error (a broken setup).
 MAX_CONSECUTIVE_ERRORS = 100
 
@@ -54,8 +58,6 @@ class Executor:
         Call ``repo.drain()`` after each write (serial virtual mode's ideal notify lag).
     locked:
         Serialise recording (live mode: several worker threads share the recorders).
-    read_modify_write:
-        Read the written key before each write (YCSB F).
     checker:
         The per-write invalidation check (with an oracle), or ``None``.
     check_at_commit:
@@ -74,7 +76,6 @@ class Executor:
         window_s: float,
         drain: bool,
         locked: bool = False,
-        read_modify_write: bool = False,
         now_ns: Callable[[], int] = time.perf_counter_ns,
         statements: Callable[[], int] | None = None,
         atomic: Callable[[], AbstractContextManager[Any]] = nullcontext,
@@ -89,7 +90,6 @@ class Executor:
         self.oracle = oracle
         self.specs = list(specializations)
         self.drain = drain
-        self.rmw = read_modify_write
         self.counters = Counters()
         self.latency = LatencyRecorder()
         self.timeseries = TimeSeries(window_s)
@@ -137,9 +137,9 @@ class Executor:
             if name == "experts_by_spec":
                 args = (self.specs[args[0]],)
             self._read(t, name, args, now, t0_ns, counted)
+        elif name in RMW_OPS:
+            self._rmw(t, name, args, now, t0_ns, counted)
         else:
-            if self.rmw and name in RMW_READS:
-                self._read(t, RMW_READS[name], args[:1], now, t0_ns, counted)
             self._write(t, name, args, now, t0_ns, counted)
         if self.checker is not None:
             self.checker.settle()
@@ -154,6 +154,28 @@ class Executor:
         if self.consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
             raise
 
+    def _rmw(
+        self,
+        t: float,
+        name: str,
+        args: tuple[Any, ...],
+        now: float,
+        t0_ns: int,
+        counted: bool | None,
+    ) -> None:
+        """One read-modify-write: the read, then the write, one request (module docstring)."""
+        family, write_op = RMW_OPS[name]
+        op = f"write:{name}"
+        if self._label is not None:
+            self._label(op)
+        s0 = self._statements()
+        origin = t0_ns or max(self._now_ns(), 1)  # 0 would mean "when each part starts"
+        if self._read(t, family, args[:1], now, origin, counted, within=True):
+            self._write(t, write_op, args, now, origin, counted, label=op, s0=s0)
+            return
+        ns = self._now_ns() - origin  # the read failed: the request failed, nothing written
+        self._record_write(t, op, ns, self._statements() - s0, counted, error=True, noop=False)
+
     def _read(
         self,
         t: float,
@@ -162,9 +184,14 @@ class Executor:
         now: float,
         t0_ns: int,
         counted: bool | None,
-    ) -> None:
+        *,
+        within: bool = False,
+    ) -> bool:
+        """Serve one read; ``within``: the read of a read-modify-write, whose request records
+        its latency and statements (only the cache outcome is counted here). False if it
+        raised."""
         tally, clock_ns = self._statements, self._now_ns
-        if self._label is not None:
+        if self._label is not None and not within:
             self._label(family)
         s0 = tally()
         start = clock_ns()
@@ -175,6 +202,8 @@ class Executor:
             if oracle is not None:
                 oracle.request_done()
             self._failed()
+            if within:
+                return False
             ns = clock_ns() - (t0_ns or start)
             with self._lock:
                 self.trace.append(TRACE_ERROR)
@@ -184,7 +213,7 @@ class Executor:
                     fc.errors += 1
                     fc.db_statements += tally() - s0
                 self.timeseries.read(t, family, "uncached", ns, error=True)
-            return
+            return False
         ns = clock_ns() - (t0_ns or start)
         self.consecutive_errors = 0
         dst = tally() - s0
@@ -208,7 +237,7 @@ class Executor:
             self.trace.append(TRACE_CODES[outcome])
             if self._measured(counted):
                 fc = self.counters.family(family)
-                fc.reads += 1
+                fc.reads += not within
                 if outcome == "hit":
                     fc.hits += 1
                     if out.negative:
@@ -219,8 +248,9 @@ class Executor:
                     fc.uncached += 1
                 if outcome != "uncached":
                     self.key_reads.record((family, *args), outcome == "hit")
-                fc.db_statements += dst
-                self.latency.record(family, outcome, ns)
+                if not within:
+                    fc.db_statements += dst
+                    self.latency.record(family, outcome, ns)
                 self.stale_unjudged += unjudged
                 if checked:
                     fc.stale_checked += 1
@@ -229,9 +259,15 @@ class Executor:
                         self.stale_ages.append(stale_age)
                         causes = self.stale_causes.setdefault(family, {})
                         causes[cause] = causes.get(cause, 0) + 1
-            self.timeseries.read(t, family, outcome, ns, db_statements=dst, negative=out.negative)
+            if within:
+                self.timeseries.lookup(t, family, outcome, negative=out.negative)
+            else:
+                self.timeseries.read(
+                    t, family, outcome, ns, db_statements=dst, negative=out.negative
+                )
             if checked:
                 self.timeseries.stale_check(t, family, stale_age is not None)
+        return True
 
     def _write(
         self,
@@ -241,12 +277,17 @@ class Executor:
         now: float,
         t0_ns: int,
         counted: bool | None,
+        *,
+        label: str | None = None,
+        s0: int | None = None,
     ) -> None:
+        """Serve one write; ``label`` and ``s0``: the read-modify-write it ends (its op, and
+        the statement tally when its read began)."""
         tally, clock_ns = self._statements, self._now_ns
-        op = f"write:{name}"
-        if self._label is not None:
+        op = label or f"write:{name}"
+        if self._label is not None and label is None:
             self._label(op)
-        s0 = tally()
+        s0 = tally() if s0 is None else s0
         start = clock_ns()
         error = noop = False
         event: WriteEvent | None = None
@@ -275,7 +316,19 @@ class Executor:
             checker.wrote(op, event, self._measured(counted))
         if self.oracle is not None and not (error or noop):
             self.oracle.wrote(now)
-        dst = tally() - s0
+        self._record_write(t, op, ns, tally() - s0, counted, error=error, noop=noop)
+
+    def _record_write(
+        self,
+        t: float,
+        op: str,
+        ns: int,
+        dst: int,
+        counted: bool | None,
+        *,
+        error: bool,
+        noop: bool,
+    ) -> None:
         with self._lock:
             self.trace.append(TRACE_ERROR if error else TRACE_NOOP if noop else TRACE_WRITE)
             if self._measured(counted):

@@ -347,8 +347,8 @@ def _add_ceilings(s: dict[str, Any], m: Measured, baseline: Baseline | None) -> 
         figures["uncached_p50_ms"], figures["uncached_p99_ms"] = _ms(off, 50), _ms(off, 99)
         figures["speedup_p50"] = _ratio(figures["uncached_p50_ms"], figures["hit_p50_ms"])
         figures["speedup_p99"] = _ratio(figures["uncached_p99_ms"], figures["hit_p99_ms"])
-        # a batch family reads another family's entries: they are counted there
-        owns = m.cache_on and not FAMILIES[family].batch
+        # a batch or scan family reads another family's entries: they are counted there
+        owns = m.cache_on and not FAMILIES[family].per_id
         usage = m.family_bytes.get(family, KeyUsage()) if owns else None
         figures["entries"] = usage.keys if usage is not None else None
         figures["bytes_per_entry"] = (

@@ -43,6 +43,7 @@ EventKind = Literal[
     "appointment_status_changed",  # detail: the new status
     "payment_completed",
     "review_added",
+    "user_created",  # a new user with its profile rows
 ]
 
 

@@ -24,7 +24,9 @@ layout (kept on purpose: the workbench must show what the plan delivers):
   ``dashboard:admin:*``.
 - ``invalidateOnPaymentComplete(P)``: ``user_payments:U:*``, ``expert_earnings:E:*``,
   ``dashboard:admin:*``, ``revenue_metrics:*``.
-- reviews: nothing. ``schedulePeriodicInvalidation``: every 30 minutes (clock time, driven by
+- reviews: nothing. New users: nothing either (the plan has no user-creation path, so a cached
+  "not found" of a new id, or the admin dashboard's user count, waits for its TTL or the
+  flush). ``schedulePeriodicInvalidation``: every 30 minutes (clock time, driven by
   :meth:`tick`) ``dashboard:*``, ``*:expired:*`` and ``cleanupStaleEntries(24 h)``.
 
 Fills are the plan's GET-then-SET (not race-free). With a refresh threshold on the cache
@@ -146,7 +148,7 @@ class SeedStrategy(PlainFills):
                 + self._pattern("dashboard", "admin", tail=True)
                 + self._pattern("revenue_metrics", tail=True)
             )
-        return 0  # review_added: the plan has no invalidation for reviews
+        return 0  # review_added, user_created: the plan has no invalidation for them
 
     def tick(self, now: float) -> None:
         """The plan's ``setInterval`` flush, on clock time: due every ``flush_every``."""

@@ -4,6 +4,11 @@ Everything is drawn in numpy blocks (one block per arrival chunk) from generator
 the run seed, one stream per concern (arrivals, operation choice, each id pool, details,
 bursts), so adding a pool or an operation to one workload does not reshuffle the others, and the
 same seed gives the same stream byte for byte.
+
+Inserts (``write:insert_user``) grow the ``users`` pool as the stream goes: each insert is
+given the next new id (after the pool's largest, in order) and every later draw of the pool sees
+the records inserted before it (``WorkloadSpec.key_space`` says how each popularity uses them).
+Scan lengths come from a generator of their own, so workloads without scans are unchanged.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy.typing as npt
 from evalcache.errors import ConfigError
 from evalcache.workload.arrivals import iter_arrivals
 from evalcache.workload.popularity import Popularity
+from evalcache.workload.scrambled import LatestRanks
 from evalcache.workload.spec import OPERATIONS, POOLS, WorkloadSpec, parse_duration
 
 FloatArray = npt.NDArray[np.float64]
@@ -29,7 +35,8 @@ class Request(NamedTuple):
     """One request: simulated arrival time (s from start), operation name, arguments.
 
     ``args`` are the ids in the operation's pool order (a batch read has ``batch_size`` user
-    ids), followed by the detail string when the operation has one (e.g. ``"preferences"``).
+    ids; a scan its start id and record count; an insert its new id), followed by the detail
+    string when the operation has one (e.g. ``"preferences"``).
     """
 
     t: float
@@ -116,7 +123,7 @@ class WorkloadGenerator:
     pools:
         Pool name -> ids (1-D integer array), in popularity order (position 0 is the hottest
         for Zipf; the last for ``latest``). Only the pools the spec's operations use are
-        required.
+        required. With ``key_space="ycsb"`` they are sorted by id here.
     seed:
         The run seed.
     duration:
@@ -148,19 +155,51 @@ class WorkloadGenerator:
             detail = "; ".join(f"{p} (for {', '.join(needed[p])})" for p in missing)
             raise ConfigError("pools", f"missing id pools: {detail}; given: {sorted(pools)}")
         self.pools: dict[str, IntArray] = {p: _as_pool(p, pools[p]) for p in needed}
+        if spec.key_space == "ycsb":  # YCSB's records in insertion order
+            self.pools = {p: np.sort(ids) for p, ids in self.pools.items()}
         probs = spec.op_probabilities()
         self.op_names: tuple[str, ...] = tuple(sorted(probs))
         self.op_probs = np.array([probs[o] for o in self.op_names], dtype=np.float64)
         ops = [OPERATIONS[o] for o in self.op_names]
-        self.op_nids = tuple(spec.batch_size if op.batch else len(op.pools) for op in ops)
+        self.op_nids = tuple(spec.batch_size if op.batch else op.id_args for op in ops)
+        #: The pool inserts grow (``None`` without inserts), its first new id, and YCSB's
+        #: ``expectednewkeys`` (twice the expected inserts: the scrambled Zipfian's extra keys).
+        self.growing = next((op.grows for op in ops if op.grows), None)
+        self.first_new_id = 0
+        self.expected_new_keys = 0
+        if self.growing is not None:
+            grown = self.pools[self.growing]
+            self.first_new_id = int(grown.max()) + 1  # before a record_count cut: no clash
+            share = sum(probs[o] for o in self.op_names if OPERATIONS[o].grows)
+            self.expected_new_keys = int(spec.rate * self.duration_s * share * 2.0)
+        if spec.record_count is not None:
+            users = self.pools.get("users")
+            if users is None:
+                raise ConfigError("record_count", "the workload draws no users to cut")
+            if spec.record_count > users.size:
+                raise ConfigError(
+                    "record_count",
+                    f"YCSB recordcount {spec.record_count} exceeds the users pool, which holds "
+                    f"{users.size} users at this scale; accepted: 1..{users.size}",
+                )
+            self.pools["users"] = users[: spec.record_count]
         self.op_details = tuple(op.details for op in ops)
         self.width = max(
             [n + (1 if d else 0) for n, d in zip(self.op_nids, self.op_details, strict=True)] + [1]
         )
 
     def popularity(self, pool: str) -> Popularity:
-        """A fresh popularity object for ``pool`` (its ``probabilities()`` align with the ids)."""
-        return Popularity(self.pools[pool].size, self.spec.popularity_of(pool))
+        """A fresh popularity object for ``pool`` (its ``probabilities()`` align with the ids;
+        a growing pool's are those of its initial records)."""
+        n = self.pools[pool].size
+        spec = self.spec.popularity_of(pool)
+        if spec.kind != "scrambled_zipf":
+            return Popularity(n, spec)
+        # CoreWorkload: ScrambledZipfianGenerator(0, records + 2 x expected inserts), so
+        # records + 1 keys without inserts, the keys not inserted yet drawn again
+        extra = self.expected_new_keys if pool == self.growing else 0
+        extra += self.spec.key_space == "ycsb"
+        return Popularity(n, spec, itemcount=n + extra)
 
     def key_rates(self, op: str) -> tuple[IntArray, FloatArray]:
         """Ids of ``op``'s first pool and each one's expected request rate (per simulated s).
@@ -204,6 +243,14 @@ class WorkloadGenerator:
         cdf = np.cumsum(self.op_probs)
         cdf[-1] = 1.0
         bursts = self.spec.bursts
+        # scan lengths and the growing pool: only workloads with scans or inserts use them
+        rng_scan = np.random.default_rng(np.random.SeedSequence([self.seed, 0xE7A1, 0x5CA7]))
+        growing = self.growing
+        inserts = [k for k, o in enumerate(self.op_names) if OPERATIONS[o].grows]
+        latest = None
+        if growing is not None and self.spec.popularity_of(growing).kind == "latest":
+            latest = LatestRanks(self.spec.popularity_of(growing).theta)
+        inserted = 0
         cycles, ramps = self.spec.cycles, self.spec.ramps  # none: the stream as before them
         for t in iter_arrivals(
             rng_arr, self.spec.rate, self.duration_s, bursts, cycles=cycles, ramps=ramps
@@ -212,21 +259,62 @@ class WorkloadGenerator:
             op = np.minimum(np.searchsorted(cdf, rng_op.random(n), side="right"), len(cdf) - 1)
             op = op.astype(np.int16)
             args = np.full((n, self.width), -1, dtype=np.int64)
+            counts = None  # the growing pool's records at each request (inserts before it)
+            if growing is not None:
+                new = np.isin(op, inserts).astype(np.int64)
+                counts = self.pools[growing].size + inserted + np.cumsum(new) - new
+                inserted += int(new.sum())
             for k, name in enumerate(self.op_names):
                 idx = np.flatnonzero(op == k)
                 if idx.size == 0:
                     continue
                 spec_op = OPERATIONS[name]
+                if spec_op.grows is not None:
+                    assert counts is not None
+                    args[idx, 0] = self._ids(spec_op.grows, counts[idx])  # the next new ids
+                    continue
                 cols = (
                     [spec_op.pools[0]] * self.op_nids[k] if spec_op.batch else list(spec_op.pools)
                 )
                 for j, pool in enumerate(cols):
-                    pos = pops[pool].sample(rng_pool[pool], idx.size)
+                    if pool == growing:
+                        assert counts is not None
+                        pos = self._grown(pops[pool], rng_pool[pool], counts[idx], latest)
+                    else:
+                        pos = pops[pool].sample(rng_pool[pool], idx.size)
                     pos = self._focus(pos, t[idx], pool, rng_burst)
-                    args[idx, j] = self.pools[pool][pos]
+                    args[idx, j] = self._ids(pool, pos)
+                if spec_op.scan:
+                    length = rng_scan.integers(1, self.spec.max_scan_length + 1, idx.size)
+                    args[idx, len(cols)] = length
                 if self.op_details[k]:
                     args[idx, len(cols)] = rng_det.integers(0, len(self.op_details[k]), idx.size)
             yield RequestBatch(t, op, args, self.op_names, self.op_details, self.op_nids)
+
+    def _grown(
+        self,
+        pop: Popularity,
+        rng: np.random.Generator,
+        counts: IntArray,
+        latest: LatestRanks | None,
+    ) -> IntArray:
+        """Positions in a growing pool: each draw sees the records that exist at its request."""
+        if latest is not None:  # newest hottest, over the records so far
+            return latest.positions(rng, counts)
+        if pop.spec.kind == "scrambled_zipf":  # keys not inserted yet drawn again
+            return pop.sample_below(rng, counts.size, counts)
+        return pop.sample(rng, counts.size)  # the initial records (YCSB's uniform)
+
+    def _ids(self, pool: str, pos: IntArray) -> IntArray:
+        """Ids at positions of ``pool``; past its initial records, the inserted ids."""
+        ids = self.pools[pool]
+        if pool != self.growing:
+            return ids[pos]
+        n = ids.size
+        out: IntArray = np.where(
+            pos < n, ids[np.minimum(pos, n - 1)], self.first_new_id + (pos - n)
+        )
+        return out
 
     def _focus(self, pos: IntArray, t: FloatArray, pool: str, rng: np.random.Generator) -> IntArray:
         """Concentrate draws of ``pool`` inside burst windows on the burst's few keys."""

@@ -8,12 +8,14 @@ production mix, and notebooks sweep the parameters that matter (rate, skew, writ
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from evalcache.errors import UnknownNameError
 from evalcache.workload.arrivals import Burst
 from evalcache.workload.popularity import PopularitySpec
 from evalcache.workload.spec import WorkloadSpec, parse_duration
+from evalcache.workload.ycsb import from_properties
 
 DEFAULT_WORKLOAD = "mixed"
 
@@ -48,16 +50,35 @@ _BROWSE_WRITES = {"write:add_review": 40, "write:availability": 40, "write:user_
 _SEQUENTIAL_PAYMENTS = {"pending_payments": PopularitySpec("sequential")}
 
 
-def _ycsb(letter: str, write_ratio: float, description: str, **kw: object) -> WorkloadSpec:
-    reads = kw.pop("reads", {"read:user_profile": 1})
-    return WorkloadSpec(
-        name=f"ycsb_{letter}",
-        operations={**reads, "write:user_profile": 1},  # type: ignore[dict-item]
-        write_ratio=write_ratio,
-        rate=500.0,
-        description=description,
-        **kw,  # type: ignore[arg-type]
-    )
+#: YCSB's core workloads (``workloads/workloada``..``f``): proportions and distributions; the
+#: record count is the users pool and the duration the default one.
+_YCSB: dict[str, tuple[str, dict[str, object]]] = {
+    "a": ("update heavy, 50/50 read/update", {"readproportion": 0.5, "updateproportion": 0.5}),
+    "b": ("read mostly, 95/5 read/update", {"readproportion": 0.95, "updateproportion": 0.05}),
+    "c": ("read only", {"readproportion": 1.0, "updateproportion": 0.0}),
+    "d": (
+        "read latest, 95/5 read/insert, the newest users hottest",
+        {"readproportion": 0.95, "updateproportion": 0.0, "insertproportion": 0.05,
+         "requestdistribution": "latest"},
+    ),
+    "e": (
+        "short ranges, 95/5 scan (1..100 users)/insert",
+        {"readproportion": 0.0, "updateproportion": 0.0, "scanproportion": 0.95,
+         "insertproportion": 0.05, "maxscanlength": 100},
+    ),
+    "f": (
+        "read-modify-write, 50/50 read/RMW (one request each)",
+        {"readproportion": 0.5, "updateproportion": 0.0, "readmodifywriteproportion": 0.5},
+    ),
+}  # fmt: skip
+
+
+def _ycsb(letter: str) -> WorkloadSpec:
+    what, props = _YCSB[letter]
+    spec = from_properties({"requestdistribution": "zipfian", **props, "target": 500.0},
+                           name=f"ycsb_{letter}")  # fmt: skip
+    dist = str(props.get("requestdistribution", "zipfian (scrambled)"))
+    return replace(spec, description=f"YCSB {letter.upper()}: {what}, {dist} user keys")
 
 
 def _builtin() -> dict[str, WorkloadSpec]:
@@ -143,27 +164,7 @@ def _builtin() -> dict[str, WorkloadSpec]:
             popularity=_SEQUENTIAL_PAYMENTS,
             description="a blend of every family standing for production, 95/5 (the default)",
         ),
-        _ycsb("a", 0.5, "YCSB A analogue: update heavy, 50/50 on user profiles"),
-        _ycsb("b", 0.05, "YCSB B analogue: read mostly, 95/5 on user profiles"),
-        _ycsb("c", 0.0, "YCSB C analogue: read only on user profiles"),
-        _ycsb(
-            "d",
-            0.05,
-            "YCSB D analogue: read latest, 95/5, newest users hottest",
-            popularity={"users": PopularitySpec("latest")},
-        ),
-        _ycsb(
-            "e",
-            0.05,
-            "YCSB E analogue: short ranges as batch profile reads, 95/5",
-            reads={"read:user_profiles_batch": 1},
-        ),
-        _ycsb(
-            "f",
-            0.5,
-            "YCSB F analogue: read-modify-write, 50/50 on user profiles",
-            read_modify_write=True,
-        ),
+        *(_ycsb(letter) for letter in "abcdef"),
         WorkloadSpec(
             "synthetic",
             {"read:user_profile": 1, "write:user_profile": 1},

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from evalcache.domain.families import FAMILIES as _REGISTRY
+from evalcache.domain.families import MAX_SCAN_LENGTH
 from evalcache.errors import ConfigError, UnknownNameError
 from evalcache.workload.arrivals import (
     Burst,
@@ -24,9 +25,12 @@ from evalcache.workload.arrivals import (
     validate_duration,
     validate_rate,
 )
-from evalcache.workload.popularity import PopularitySpec, validate_theta
+from evalcache.workload.popularity import SKEWED_KINDS, PopularitySpec, validate_theta
+from evalcache.workload.scrambled import check_theta
 
 OpKind = Literal["read", "write"]
+#: How a workload's id pools are laid out (see ``WorkloadSpec.key_space``).
+KEY_SPACES: tuple[str, ...] = ("pool", "ycsb")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,13 @@ class Operation:
         Optional categorical last argument drawn uniformly (e.g. the update type).
     batch:
         Whether the op takes a batch of ids from ``pools[0]``.
+    scan:
+        A range read: its args are a start id from ``pools[0]`` and a record count drawn
+        uniformly in ``1..spec.max_scan_length``.
+    grows:
+        The pool this op adds a record to: its one arg is the new id, which the generator
+        assigns (ids after the pool's largest, in order), and later draws of the pool may pick
+        it (see ``WorkloadSpec.key_space``).
     """
 
     name: str
@@ -56,27 +67,43 @@ class Operation:
     pools: tuple[str, ...]
     details: tuple[str, ...] = ()
     batch: bool = False
+    scan: bool = False
+    grows: str | None = None
+
+    @property
+    def id_args(self) -> int:
+        """Id columns of the op's args besides a batch (start id and count of a scan, a new
+        id), before the detail."""
+        return len(self.pools) + self.scan + (self.grows is not None)
 
 
-def _read(family: str, *pools: str, batch: bool = False) -> Operation:
-    return Operation(f"read:{family}", "read", family, tuple(pools), batch=batch)
+def _read(family: str, *pools: str, batch: bool = False, scan: bool = False) -> Operation:
+    return Operation(f"read:{family}", "read", family, tuple(pools), batch=batch, scan=scan)
 
 
-def _write(name: str, *pools: str, details: tuple[str, ...] = ()) -> Operation:
-    return Operation(f"write:{name}", "write", None, tuple(pools), details)
+def _write(
+    name: str, *pools: str, details: tuple[str, ...] = (), grows: str | None = None
+) -> Operation:
+    return Operation(f"write:{name}", "write", None, tuple(pools), details, grows=grows)
+
+
+_USER_UPDATES = ("profile", "preferences", "verification")
 
 
 #: Every operation, by name. Args of a request are the ids in ``pools`` order, then the detail.
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
-        *(_read(f.name, *f.pools, batch=f.batch) for f in _REGISTRY.values()),
-        _write("user_profile", "users", details=("profile", "preferences", "verification")),
+        *(_read(f.name, *f.pools, batch=f.batch, scan=f.scan) for f in _REGISTRY.values()),
+        _write("user_profile", "users", details=_USER_UPDATES),
         _write("availability", "experts"),
         _write("create_appointment", "users", "experts"),
         _write("appointment_status", "appointments", details=("confirmed", "cancelled")),
         _write("complete_payment", "pending_payments"),
         _write("add_review", "users", "experts"),
+        # YCSB's insert (a new user with its rows) and read-modify-write (one request)
+        _write("insert_user", grows="users"),
+        _write("rmw_user_profile", "users", details=_USER_UPDATES),
     )
 }
 
@@ -120,8 +147,20 @@ class WorkloadSpec:
         Ids per batch read.
     cold_start:
         The runner starts with an empty cache and does not warm it up.
-    read_modify_write:
-        Each write is preceded by a read of the same key (YCSB F); the runner issues both.
+    key_space:
+        ``pool`` (default): each pool in its given order (popularity order), whole. ``ycsb``:
+        YCSB's table, the ``users`` pool in id (insertion) order, so the newest records are
+        the last and a scan reads neighbours; a ``scrambled_zipf`` pool hashes onto the
+        records plus one (``CoreWorkload``'s key space, the last key redrawn). Either way a
+        workload with ``write:insert_user`` grows ``users``: ``latest`` draws over the records
+        inserted so far (newest hottest), ``scrambled_zipf`` hashes onto the records plus
+        twice the expected inserts and redraws keys not inserted yet, other kinds draw over
+        the initial records (as YCSB's uniform).
+    record_count:
+        YCSB's ``recordcount``: the ``users`` pool cut to its first N (after ordering);
+        ``None`` keeps it whole. More than the pool holds is refused when the stream is built.
+    max_scan_length:
+        Longest scan (``read:user_profiles_scan``); lengths are uniform in 1..this.
     cycles, ramps:
         Time-varying rate multipliers (:class:`~evalcache.workload.arrivals.Cycle`,
         :class:`~evalcache.workload.arrivals.Ramp`); they multiply with each other and with
@@ -147,7 +186,9 @@ class WorkloadSpec:
     bursts: tuple[Burst, ...] = ()
     batch_size: int = 10
     cold_start: bool = False
-    read_modify_write: bool = False
+    key_space: str = "pool"
+    record_count: int | None = None
+    max_scan_length: int = 100
     description: str = ""
     cycles: tuple[Cycle, ...] = ()
     ramps: tuple[Ramp, ...] = ()
@@ -187,6 +228,17 @@ class WorkloadSpec:
         object.__setattr__(self, "duration_s", validate_duration(self.duration_s))
         if self.batch_size < 1:
             raise ConfigError("batch_size", f"must be >= 1, got {self.batch_size!r}")
+        if self.key_space not in KEY_SPACES:
+            raise ConfigError(
+                "key_space",
+                f"{self.key_space!r} is not accepted; accepted: {', '.join(KEY_SPACES)}",
+            )
+        if self.record_count is not None:
+            _check_count("record_count", self.record_count)
+        _check_count("max_scan_length", self.max_scan_length, MAX_SCAN_LENGTH)
+        grown = {op.grows for op in map(OPERATIONS.get, self.operations) if op and op.grows}
+        if len(grown) > 1:
+            raise ConfigError("operations", f"inserts may grow one pool only, got {sorted(grown)}")
         for b in self.bursts:
             if b.focus_pool is not None and b.focus_pool not in POOLS:
                 raise UnknownNameError("id pool", b.focus_pool, POOLS)
@@ -280,7 +332,8 @@ class WorkloadSpec:
         """Pool name -> operations (with non-zero share) that draw from it."""
         out: dict[str, list[str]] = {}
         for op in self.op_probabilities():
-            for pool in OPERATIONS[op].pools:
+            grows = OPERATIONS[op].grows
+            for pool in (*OPERATIONS[op].pools, *((grows,) if grows else ())):
                 out.setdefault(pool, []).append(op)
         return out
 
@@ -298,8 +351,9 @@ class WorkloadSpec:
     ) -> WorkloadSpec:
         """A copy with user overrides, validated.
 
-        ``skew`` replaces theta of every Zipf-like pool (``zipf``, ``latest``), including pools
-        using the default; ``duration`` accepts seconds or text like ``"90s"``, ``"1h30m"``.
+        ``skew`` replaces theta of every Zipf-like pool (``zipf``, ``latest``,
+        ``scrambled_zipf``), including pools using the default; ``duration`` accepts seconds or
+        text like ``"90s"``, ``"1h30m"``.
         """
         changes: dict[str, Any] = {}
         if rate is not None:
@@ -311,9 +365,10 @@ class WorkloadSpec:
         if skew is not None:
             theta = validate_theta(skew, "skew")
             pops = {p: self.popularity_of(p) for p in POOLS}
+            if any(s.kind == "scrambled_zipf" for s in pops.values()):
+                check_theta(theta, "skew")
             changes["popularity"] = {
-                p: replace(s, theta=theta) if s.kind in ("zipf", "latest") else s
-                for p, s in pops.items()
+                p: replace(s, theta=theta) if s.kind in SKEWED_KINDS else s for p, s in pops.items()
             }
         return replace(self, **changes)
 
@@ -332,7 +387,6 @@ class WorkloadSpec:
             ],
             "batch_size": self.batch_size,
             "cold_start": self.cold_start,
-            "read_modify_write": self.read_modify_write,
             "cycles": [[c.amplitude, c.period_s, c.peak_s] for c in self.cycles],
             "ramps": [
                 [r.start_s, r.duration_s, r.start_multiplier, r.end_multiplier] for r in self.ramps
@@ -340,8 +394,17 @@ class WorkloadSpec:
             "clients": self.clients,
             "think_time_s": self.think_time_s,
             "think": self.think,
+            "key_space": self.key_space,
+            "record_count": self.record_count,
+            "max_scan_length": self.max_scan_length,
             "mean_rate": self.mean_rate(),
         }
+
+
+def _check_count(name: str, value: object, most: float = math.inf) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        limit = "" if math.isinf(most) else f" and <= {most}"
+        raise ConfigError(name, f"must be an integer >= 1{limit}, got {value!r}")
 
 
 def _names(kind: OpKind) -> list[str]:

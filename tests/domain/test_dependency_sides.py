@@ -16,10 +16,11 @@ from evalcache.strategies.api import ReadSpec, Target
 
 NOW = datetime(2025, 1, 10, 12, tzinfo=UTC)
 ADMIN = 1
-#: One read per family (the batch family: one id, as its entries are keyed).
+#: One read per family (the batch and scan families: one id, as their entries are keyed).
 ARGS: dict[str, tuple[object, ...]] = {
     "user_profile": (7,),
     "user_profiles_batch": (7,),
+    "user_profiles_scan": (7,),
     "expert_basic": (3,),
     "expert_full": (3,),
     "experts_by_spec": ("cardiology",),

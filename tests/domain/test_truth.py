@@ -37,6 +37,10 @@ def _cases(users: list[int], experts: list[int], specs: list[str], now: datetime
         out += [("user_profile", (u,)), ("user_appointments", (u,)), ("dashboard_user", (u,))]
         out += [("user_appointments", (u, s)) for s in APPOINTMENT_STATUSES]
     out.append(("user_profiles_batch", (*users[:25], users[0], 99_999)))
+    out.append(("user_profiles_scan", (users[0], 30)))
+    # the callers' last id is unknown: a scan from before their largest known id runs past it
+    last = sorted(users)[-2] if len(users) > 1 else users[0]
+    out.append(("user_profiles_scan", (last - 1, 4)))
     for e in experts:
         out += [(f, (e,)) for f in ("expert_basic", "expert_full", "expert_appointments",
                                     "dashboard_expert")]  # fmt: skip

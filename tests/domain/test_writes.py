@@ -13,7 +13,9 @@ from sqlalchemy import Engine, text
 
 from evalcache.domain import queries as q
 from evalcache.domain import writes as w
+from evalcache.domain.invalidation import event_groups
 from evalcache.domain.seeding import table_checksums
+from evalcache.domain.truth import truth_answer
 from evalcache.errors import ConfigError
 from evalcache.strategies.api import WriteEvent
 
@@ -271,4 +273,35 @@ def test_add_review_recomputes_rating(engine: Engine) -> None:
             w.add_review(engine, 10, 5, bad, None, NOW)  # type: ignore[arg-type]
     with pytest.raises(w.NotFoundError, match="user 77"):
         w.add_review(engine, 10, 77, 5, None, NOW)
+    assert table_checksums(engine) == before
+
+
+def test_insert_user_adds_a_user_with_its_profile_rows(engine: Engine) -> None:
+    assert read(engine, q.get_user_profile, 20) is None
+    ev = w.insert_user(engine, 20, NOW)
+    assert ev == WriteEvent(
+        kind="user_created",
+        user_id=20,
+        tables=("users", "profiles", "preferences", "verifications"),
+        committed_at=NOW.timestamp(),
+    )
+    # a profile read finds every part; the truth's own SQL agrees with the loader
+    prof = read(engine, q.get_user_profile, 20)
+    assert prof is not None and prof["role"] == "user" and prof["version"] == 1
+    assert prof["profile"] and prof["preferences"]
+    assert prof["verification"]["status"] == "unverified"
+    assert read(engine, truth_answer, "user_profile", (20,), NOW) == prof
+    # the id sequence moved past it: the next default id does not collide
+    seq = "pg_get_serial_sequence('users', 'id')"
+    assert row(engine, f"SELECT pg_sequence_last_value({seq})") == (20,)
+    w.insert_user(engine, 7, NOW)  # a lower id leaves the sequence where it is
+    assert row(engine, f"SELECT pg_sequence_last_value({seq})") == (20,)
+    # a negative entry of the id and the admin dashboard's user count go stale
+    assert event_groups(ev, lambda e: ()) == ["user:20", "admin"]
+    before = table_checksums(engine)
+    with pytest.raises(w.InvalidStateError, match="user 20 already exists"):
+        w.insert_user(engine, 20, NOW)
+    for bad in (0, -3, "21", True):
+        with pytest.raises(ConfigError, match="user_id"):
+            w.insert_user(engine, bad, NOW)  # type: ignore[arg-type]
     assert table_checksums(engine) == before

@@ -67,11 +67,33 @@ def test_hand_counted_stream() -> None:
 
 
 def test_read_modify_write_reads_the_profile_first() -> None:
-    stream = [r(1, "write:user_profile", 8, "profile"), r(2, "write:user_profile", 8, "profile")]
     kw = {"warmup_s": 0.0, "origin": ORIGIN, "specializations": SPECS}
-    assert ideal_cache(stream, **kw).families == {}  # type: ignore[arg-type]
-    rmw = ideal_cache(stream, read_modify_write=True, **kw)  # type: ignore[arg-type]
-    assert rmw.families == {"user_profile": IdealCounts(reads=2, hits=1)}
+    writes = [r(1, "write:user_profile", 8, "profile"), r(2, "write:user_profile", 8, "profile")]
+    assert ideal_cache(writes, **kw).families == {}  # type: ignore[arg-type]
+    rmw = [
+        r(1, "write:rmw_user_profile", 8, "profile"),  # miss: its read is the first
+        r(2, "write:rmw_user_profile", 8, "preferences"),  # hit
+        r(3, "read:user_profile", 8),  # hit
+    ]
+    got = ideal_cache(rmw, **kw).families  # type: ignore[arg-type]
+    assert got == {"user_profile": IdealCounts(reads=3, hits=2)}
+
+
+def test_a_scan_reads_one_profile_entry_per_id_of_its_range() -> None:
+    kw = {"warmup_s": 0.0, "origin": ORIGIN, "specializations": SPECS}
+    stream = [
+        r(1, "read:user_profiles_scan", 10, 3),  # miss: 10, 11, 12 are new
+        r(2, "read:user_profile", 12),  # hit: the scan filled it
+        r(3, "read:user_profiles_scan", 11, 2),  # hit: 11, 12
+        r(4, "read:user_profiles_scan", 12, 2),  # miss: 13 is new
+        r(5, "read:user_profiles_batch", 10, 13),  # hit
+    ]
+    got = ideal_cache(stream, **kw).families  # type: ignore[arg-type]
+    assert got == {
+        "user_profiles_scan": IdealCounts(reads=3, hits=1),
+        "user_profile": IdealCounts(reads=1, hits=1),
+        "user_profiles_batch": IdealCounts(reads=1, hits=1),
+    }
 
 
 def test_db_ceiling_uses_the_baselines_statements_per_read() -> None:

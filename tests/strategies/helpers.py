@@ -18,6 +18,7 @@ def all_reads(hot: Hot) -> list[Read]:
     """Every family on every hot id (the expert's own user included: its name is embedded)."""
     out: list[Read] = [("user_profile", (u,)) for u in hot.users]
     out.append(("user_profiles_batch", (*hot.users, 10**9)))  # an unknown id: negative entry
+    out.append(("user_profiles_scan", (hot.patients[0], 3)))  # the patient and the next ids
     for e in hot.experts:
         out += [("expert_basic", (e,)), ("expert_full", (e,)), ("expert_appointments", (e,))]
         out.append(("dashboard_expert", (e,)))

@@ -33,13 +33,14 @@ from evalcache.workload.arrivals import (
 from .test_spec_generator import POOLS
 
 #: Stream digests of the built-in workloads (seed 3, 1200 s, the POOLS above) before cycles,
-#: ramps and clients existed: a workload without them must keep its stream byte for byte.
+#: ramps and clients existed: a workload without them must keep its stream byte for byte (the
+#: YCSB workloads are left out: they were redefined as YCSB defines them).
 DIGESTS = {
     "mixed": "d712920eb20941cbc185192b7ace0e7788453bc6997a0fce38c9d073e7c44f8c",
     "flash_crowd": "ccb71a553dad57350ac45e02ba80b937d49dcd5b686683daec4c4fa004a659ba",
     "payments": "209c8dc4ab300103cc21b5d06a94f8aa358040c2f466feeaacfe942a2b6eac86",
-    "ycsb_d": "ece3b28971d75e4724d8d6c07acf5896ab1b16c8fc0919810b0801e24a801e92",
-    "ycsb_e": "23971d34a77152683e9e359ca6900a5b4d29204cecff3b83bd2bad194d8c52ee",
+    "booking": "de139f4b99017a9af05d41a4f8bc17d1f18a53fe06eda541cc9771b474da1dca",
+    "browse": "eaf62409790754605951a92ded85e8bf319843537e95cb124935f82789526a85",
     "synthetic": "833266723797394570fd8863741cebe66b48c36910de82cdcefe1b6e064198e8",
 }
 
