@@ -2,11 +2,11 @@
 
 A workload file holds the spec's own fields under their own names (``name``, ``description``,
 ``operations``, ``write_ratio``, ``popularity``, ``rate``, ``duration_s``, ``bursts``,
-``cycles``, ``ramps``, ``clients``, ``think_time_s``, ``think``, ``batch_size``,
-``cold_start``, ``key_space``, ``record_count``, ``max_scan_length``); ``popularity`` maps a
-pool to ``{kind, theta}`` and ``bursts``, ``cycles`` and ``ramps`` are lists of mappings with
-their classes' fields. Fields left out take the spec's defaults (``name``: the file's stem). Seconds (``*_s``) may be written
-as numbers or as text such as ``90s``, ``15m``, ``14h``. Every problem is a
+``cycles``, ``ramps``, ``clients``, ``think_time_s``, ``think``, ``batch_size``, ``cold_start``,
+``key_space``, ``record_count``, ``max_scan_length``); ``popularity`` maps a pool to ``{kind,
+theta}`` and ``bursts``, ``cycles`` and ``ramps`` are lists of mappings with their classes'
+fields. Fields left out take the spec's defaults (``name``: the file's stem). Seconds (``*_s``)
+may be written as numbers or as text such as ``90s``, ``15m``, ``14h``. Every problem is a
 :class:`~evalcache.errors.ConfigError` naming the field by its path (``bursts[1].multiplier``)
 and what is accepted; unknown keys are refused with the list of known ones.
 
