@@ -115,6 +115,7 @@ class Params(_Params, total=False):
     notify_lag: float | dict[str, Any]
     invalidation_delay: float | dict[str, Any]
     service_model: dict[str, Any] | None
+    record_trace: bool
 
 
 class _FamilySummary(TypedDict):

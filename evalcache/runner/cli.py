@@ -83,6 +83,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         "baseline": False if args.no_baseline else None,
         "fresh_baseline": True if args.fresh_baseline else None,
         "cache": False if args.no_cache else None,
+        "record_trace": True if args.record_trace else None,
     }
     return {k: v for k, v in params.items() if v is not None}
 
@@ -211,7 +212,9 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="run one experiment (workload x strategy x TTLs) and save its results",
         description="Run one experiment; parameters are checked before anything runs.",
     )
-    p.add_argument("--workload", help="workload name (default mixed)")
+    p.add_argument(
+        "--workload", help="workload name (default mixed), or trace:PATH to replay a trace file"
+    )
     p.add_argument("--strategy", help="invalidation strategy (default tags)")
     p.add_argument("--ttl-scale", type=float, help="factor on every TTL (> 0, default 1)")
     p.add_argument("--mode", choices=MODES, help="virtual (default) or live")
@@ -265,6 +268,11 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "replace the memo",
     )
     p.add_argument("--no-cache", action="store_true", help="run with the cache off")
+    p.add_argument(
+        "--record-trace",
+        action="store_true",
+        help="save the request stream and outcomes as trace.parquet in the run folder",
+    )
     p.add_argument("--out", help="save the run folder under this directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_cli)

@@ -19,6 +19,14 @@ from evalcache.strategies import strategy_class
 from evalcache.strategies import strategy_names as registry_names
 from evalcache.strategies.notify import NotifyStrategy
 from evalcache.workload import WorkloadSpec, get_workload, parse_duration, workload_names
+from evalcache.workload.trace import (
+    REFUSED_OVERRIDES,
+    TRACE_PREFIX,
+    is_trace_workload,
+    read_trace,
+    trace_spec,
+    trace_warmup,
+)
 
 MODES: tuple[str, ...] = ("virtual", "live")
 #: ``serial``: one request at a time; ``overlap``: requests overlap in virtual time.
@@ -70,9 +78,19 @@ class RunParams:
     notify_lag: float | dict[str, Any] = 0.0
     invalidation_delay: float | dict[str, Any] = 0.0
     service_model: dict[str, Any] | None = None
+    record_trace: bool = False
 
     def spec(self) -> WorkloadSpec:
         """The workload spec with this run's overrides (validated)."""
+        if is_trace_workload(self.workload):
+            given = [k for k in REFUSED_OVERRIDES if getattr(self, k) is not None]
+            if given:
+                raise ConfigError(
+                    given[0],
+                    f"a trace's {given[0]} is the file's ({self.workload}); accepted: none, "
+                    "or duration_s to replay its first seconds",
+                )
+            return trace_spec(self.workload, duration=self.duration_s)
         return get_workload(
             self.workload,
             rate=self.rate,
@@ -152,7 +170,12 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
     p = {k: v for k, v in params.items() if v is not None}
     kw: dict[str, Any] = {}
     if "workload" in p:
-        kw["workload"] = _choice("workload", p["workload"], tuple(workload_names()))
+        if is_trace_workload(p["workload"]):
+            read_trace(p["workload"][len(TRACE_PREFIX) :])  # readable, a trace: or it says why
+            kw["workload"] = str(p["workload"])
+        else:
+            names = (*workload_names(), f"{TRACE_PREFIX}PATH")
+            kw["workload"] = _choice("workload", p["workload"], names)
     if "strategy" in p:
         kw["strategy"] = _choice("strategy", p["strategy"], tuple(strategy_names()))
     if "ttl_scale" in p:
@@ -185,7 +208,7 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
         kw["refresh"] = _choice("refresh", p["refresh"], REFRESH)
     if "stampede" in p:
         kw["stampede"] = _choice("stampede", p["stampede"], STAMPEDE)
-    for name in ("cache", "baseline", "fresh_baseline"):
+    for name in ("cache", "baseline", "fresh_baseline", "record_trace"):
         if name in p:
             kw[name] = _bool(name, p[name])
     if "ttl" in p:
@@ -404,6 +427,8 @@ def default_warmup(rp: RunParams, spec: WorkloadSpec, ttl_profile: float) -> flo
     """
     if rp.warmup_s is not None:
         return rp.warmup_s
+    if is_trace_workload(spec.name):
+        return trace_warmup(spec, WARMUP_SHARE)
     if spec.name == "synthetic":
         return min(2.0 * ttl_profile, spec.duration_s / 2)
     if spec.cold_start:
@@ -430,7 +455,13 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
     Parameters (``None`` values are ignored, i.e. take the default)
     ----------------------------------------------------------------
-    workload: a name of ``evalcache.workload.workload_names()`` (default ``mixed``).
+    workload: a name of ``evalcache.workload.workload_names()`` (default ``mixed``), or
+        ``trace:PATH``: replay a trace file (or a run folder's ``trace.parquet``, see
+        ``docs/traces.md``); its rate, mix and skew are the file's (``rate``, ``skew`` and
+        ``write_ratio`` are refused), ``duration_s`` replays its first seconds only, and its
+        default warm-up is the recorded run's.
+    record_trace: write the run's request stream and each request's outcome to
+        ``trace.parquet`` in the run folder (default false).
     strategy: an invalidation strategy name (default ``tags``).
     ttl_scale: factor on every TTL of the seed plan (> 0, default 1).
     mode: ``virtual`` (simulated time) or ``live`` (wall clock, open loop).

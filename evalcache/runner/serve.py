@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import Any, Protocol
 
 from evalcache.domain.repositories import InvalidTransition
 from evalcache.domain.writes import InvalidStateError
@@ -30,6 +30,14 @@ TRACE_WRITE, TRACE_ERROR, TRACE_NOOP = 4, 5, 6
 RMW_READS = {"user_profile": "user_profile"}
 #: This many failed requests in a row end the run with the last error (a broken setup).
 MAX_CONSECUTIVE_ERRORS = 100
+
+
+class OutcomeRecorder(Protocol):
+    """Takes each request's outcome codes by stream position (:mod:`evalcache.workload.trace`)."""
+
+    def outcome(
+        self, index: int, code: int, read_code: int | None, event: WriteEvent | None
+    ) -> None: ...
 
 
 def invalid_transition_types() -> tuple[type[BaseException], ...]:
@@ -101,6 +109,7 @@ class Executor:
         self.stale_unjudged = 0  # sampled hits a write overlapped (see StalenessOracle.judgeable)
         self.measuring = True
         self.consecutive_errors = 0
+        self.recorder: OutcomeRecorder | None = None  # per-request outcomes (record_trace)
         self._lock: AbstractContextManager[Any] = threading.Lock() if locked else nullcontext()
         # Overlap (virtual time) measures latency on the simulation's clock, counts statements
         # per request process and runs writes atomically; the defaults are the real clock and
@@ -124,23 +133,29 @@ class Executor:
         now: float,
         t0_ns: int,
         counted: bool | None = None,
+        index: int = -1,
     ) -> None:
         """Serve one request arriving at simulated ``t`` (clock ``now``).
 
         ``t0_ns`` is the latency origin: 0 means "when the call starts" (virtual mode), else
         the intended start in ``perf_counter_ns`` time (live mode). ``counted`` says whether
         this request is measured (overlapping requests end out of order); default
-        :attr:`measuring` when it ends.
+        :attr:`measuring` when it ends. ``index``: the request's position in the stream, by
+        which :attr:`recorder` files its outcome (requests may end out of order).
         """
         is_read, name = self._ops[op]
+        read_code: int | None = None
+        event: WriteEvent | None = None
         if is_read:
             if name == "experts_by_spec":
                 args = (self.specs[args[0]],)
-            self._read(t, name, args, now, t0_ns, counted)
+            code = self._read(t, name, args, now, t0_ns, counted)
         else:
             if self.rmw and name in RMW_READS:
-                self._read(t, RMW_READS[name], args[:1], now, t0_ns, counted)
-            self._write(t, name, args, now, t0_ns, counted)
+                read_code = self._read(t, RMW_READS[name], args[:1], now, t0_ns, counted)
+            code, event = self._write(t, name, args, now, t0_ns, counted)
+        if self.recorder is not None and index >= 0:
+            self.recorder.outcome(index, code, read_code, event)
         if self.checker is not None:
             self.checker.settle()
 
@@ -162,7 +177,7 @@ class Executor:
         now: float,
         t0_ns: int,
         counted: bool | None,
-    ) -> None:
+    ) -> int:
         tally, clock_ns = self._statements, self._now_ns
         if self._label is not None:
             self._label(family)
@@ -184,7 +199,7 @@ class Executor:
                     fc.errors += 1
                     fc.db_statements += tally() - s0
                 self.timeseries.read(t, family, "uncached", ns, error=True)
-            return
+            return TRACE_ERROR
         ns = clock_ns() - (t0_ns or start)
         self.consecutive_errors = 0
         dst = tally() - s0
@@ -232,6 +247,7 @@ class Executor:
             self.timeseries.read(t, family, outcome, ns, db_statements=dst, negative=out.negative)
             if checked:
                 self.timeseries.stale_check(t, family, stale_age is not None)
+        return TRACE_CODES[outcome]
 
     def _write(
         self,
@@ -241,7 +257,7 @@ class Executor:
         now: float,
         t0_ns: int,
         counted: bool | None,
-    ) -> None:
+    ) -> tuple[int, WriteEvent | None]:
         tally, clock_ns = self._statements, self._now_ns
         op = f"write:{name}"
         if self._label is not None:
@@ -276,8 +292,9 @@ class Executor:
         if self.oracle is not None and not (error or noop):
             self.oracle.wrote(now)
         dst = tally() - s0
+        code = TRACE_ERROR if error else TRACE_NOOP if noop else TRACE_WRITE
         with self._lock:
-            self.trace.append(TRACE_ERROR if error else TRACE_NOOP if noop else TRACE_WRITE)
+            self.trace.append(code)
             if self._measured(counted):
                 fc = self.counters.family(op)
                 fc.writes += 1
@@ -286,3 +303,4 @@ class Executor:
                 self.noop_writes += noop
                 self.latency.record(op, "write", ns)
             self.timeseries.write(t, op, ns, db_statements=dst, error=error)
+        return code, event

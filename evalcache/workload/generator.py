@@ -181,7 +181,8 @@ class WorkloadGenerator:
             * float(self.op_probs[k])
             * (self.op_nids[k] if OPERATIONS[op].batch else 1)
         )
-        return self.pools[pools[0]], rate * self.popularity(pools[0]).probabilities()
+        pop = Popularity(self.pools[pools[0]].size, self.spec.popularity_for(op, pools[0]))
+        return self.pools[pools[0]], rate * pop.probabilities()
 
     def batches(self) -> Iterator[RequestBatch]:
         """The stream as numpy blocks; each call starts over and yields the same blocks."""
@@ -192,6 +193,13 @@ class WorkloadGenerator:
         # One generator per pool name in the global POOLS order: stable across workloads.
         rng_pool = {p: np.random.default_rng(ss) for p, ss in zip(POOLS, pool_ss, strict=True)}
         pops = {p: self.popularity(p) for p in self.pools}
+        # operations with a popularity of their own (a fitted spec); the pool's rng is shared
+        op_pops = {
+            (o, p): Popularity(self.pools[p].size, s)
+            for o, s in self.spec.op_popularity.items()
+            if o in self.op_names
+            for p in OPERATIONS[o].pools
+        }
         cdf = np.cumsum(self.op_probs)
         cdf[-1] = 1.0
         bursts = self.spec.bursts
@@ -209,7 +217,8 @@ class WorkloadGenerator:
                     [spec_op.pools[0]] * self.op_nids[k] if spec_op.batch else list(spec_op.pools)
                 )
                 for j, pool in enumerate(cols):
-                    pos = pops[pool].sample(rng_pool[pool], idx.size)
+                    pop = op_pops.get((name, pool)) or pops[pool]
+                    pos = pop.sample(rng_pool[pool], idx.size)
                     pos = self._focus(pos, t[idx], pool, rng_burst)
                     args[idx, j] = self.pools[pool][pos]
                 if self.op_details[k]:

@@ -110,6 +110,11 @@ class WorkloadSpec:
         The runner starts with an empty cache and does not warm it up.
     read_modify_write:
         Each write is preceded by a read of the same key (YCSB F); the runner issues both.
+    op_popularity:
+        Operation name -> the popularity of that operation's id draws, instead of its pools'
+        (a fitted workload gives each family its own skew, see :mod:`evalcache.workload.fit`).
+        Draws still come from the pool's random stream, so operations without an override
+        draw exactly what they drew before.
     """
 
     name: str
@@ -123,6 +128,7 @@ class WorkloadSpec:
     cold_start: bool = False
     read_modify_write: bool = False
     description: str = ""
+    op_popularity: Mapping[str, PopularitySpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for op, w in self.operations.items():
@@ -133,6 +139,13 @@ class WorkloadSpec:
         for pool in self.popularity:
             if pool not in POOLS:
                 raise UnknownNameError("id pool", pool, POOLS)
+        for op in self.op_popularity:
+            if op not in self.operations:
+                raise ConfigError(
+                    f"op_popularity[{op!r}]",
+                    f"not an operation of workload {self.name!r}; accepted: "
+                    f"{', '.join(self.operations)}",
+                )
         try:
             ratio = float(self.write_ratio)
         except (TypeError, ValueError) as exc:
@@ -193,6 +206,10 @@ class WorkloadSpec:
         """The popularity of ``pool`` (Zipf 0.99 unless the spec says otherwise)."""
         return self.popularity.get(pool, PopularitySpec())
 
+    def popularity_for(self, op: str, pool: str) -> PopularitySpec:
+        """The popularity of ``op``'s draws from ``pool`` (its override, else the pool's)."""
+        return self.op_popularity.get(op) or self.popularity_of(pool)
+
     def with_overrides(
         self,
         *,
@@ -238,6 +255,15 @@ class WorkloadSpec:
             "batch_size": self.batch_size,
             "cold_start": self.cold_start,
             "read_modify_write": self.read_modify_write,
+            **(
+                {
+                    "op_popularity": {
+                        o: [s.kind, s.theta] for o, s in sorted(self.op_popularity.items())
+                    }
+                }
+                if self.op_popularity
+                else {}
+            ),
         }
 
 
