@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from evalcache.domain.families import FAMILIES
-from evalcache.workload.export import read_entries
+from evalcache.workload.export import SeenKeys, direct_groups, read_entries
 from evalcache.workload.generator import WorkloadGenerator
 from evalcache.workload.popularity import MAX_THETA, PopularitySpec, zipf_probabilities
 from evalcache.workload.spec import OPERATIONS, WorkloadSpec
@@ -169,44 +169,53 @@ def ttl_hit_rate(
     ``ttl`` strategy), or with ``invalidate`` delete the entries their own ids name
     (:func:`evalcache.workload.export.direct_groups`).
     """
-    expiry: dict[str, float] = {}
-    reads = hits = 0
-    ttl = {
-        f: trace.meta.ttl.get(fam.ttl_setting, fam.ttl_default) * ttl_scale
-        for f, fam in FAMILIES.items()
-    }
-    if invalidate:
-        from evalcache.workload.export import SeenKeys, direct_groups
+    return ttl_hit_rates(trace, (ttl_scale,), warmup_s=warmup_s, invalidate=invalidate)[0]
 
-        seen = SeenKeys()
-        admin = trace.meta.admin_id or 0
-        writes = {
-            r: (trace.op_names[k], trace.args[r]) for r, k in enumerate(trace.op.tolist())
-            if OPERATIONS[trace.op_names[k]].kind == "write"
-        }  # fmt: skip
-    entries = iter(read_entries(trace))
-    nxt = next(entries, None)
-    for row, t in enumerate(trace.t.tolist()):
-        if invalidate and row in writes:
-            name, args = writes[row]
+
+def ttl_hit_rates(
+    trace: Trace, scales: Sequence[float], *, warmup_s: float = 0.0, invalidate: bool = False
+) -> list[float | None]:
+    """:func:`ttl_hit_rate` at several TTL scales (the entry keys are worked out once)."""
+    entries = list(read_entries(trace))
+    writes: dict[int, list[str]] = {}
+    if invalidate:
+        for r, k in enumerate(trace.op.tolist()):
+            name = trace.op_names[k]
             op = OPERATIONS[name]
-            nids = len(op.pools)
-            detail = op.details[int(args[nids])] if op.details else None
-            for key in seen.matching(direct_groups(name, args[:nids].tolist(), detail), admin):
-                expiry.pop(key, None)
-        while nxt is not None and nxt.row == row:
-            alive = all(expiry.get(k, -1.0) > t for k in nxt.keys)
+            if op.kind == "write":
+                nids = len(op.pools)
+                detail = op.details[int(trace.args[r, nids])] if op.details else None
+                writes[r] = direct_groups(name, trace.args[r, :nids].tolist(), detail)
+    admin = trace.meta.admin_id or 0
+    out: list[float | None] = []
+    for scale in scales:
+        ttl = {
+            f: trace.meta.ttl.get(fam.ttl_setting, fam.ttl_default) * scale
+            for f, fam in FAMILIES.items()
+        }
+        expiry: dict[str, float] = {}
+        seen = SeenKeys()
+        reads = hits = 0
+        pending = sorted(writes)
+        w = 0
+        for e in entries:
+            t = e.t
+            while w < len(pending) and pending[w] < e.row:  # writes before this read
+                for key in seen.matching(writes[pending[w]], admin):
+                    expiry.pop(key, None)
+                w += 1
+            alive = all(expiry.get(k, -1.0) > t for k in e.keys)
             if not alive:
-                until = t + ttl[nxt.family]
-                for k in nxt.keys:
+                until = t + ttl[e.family]
+                for k in e.keys:
                     expiry[k] = until
                     if invalidate:
                         seen.add(k)
             if t >= warmup_s:
                 reads += 1
                 hits += alive
-            nxt = next(entries, None)
-    return hits / reads if reads else None
+        out.append(hits / reads if reads else None)
+    return out
 
 
 # -- the fit ---------------------------------------------------------------------------------
@@ -354,11 +363,16 @@ def fit_trace(
         "database pools" if from_db else "observed ids",
     )  # fmt: skip
     if check_scales:
-        fitted = [generated_trace(spec, sizes, meta, seed=seed + i) for i in range(CHECK_STREAMS)]
         warmup = meta.warmup_s if meta.warmup_s is not None else 0.25 * duration
-        for scale in check_scales:
-            a = ttl_hit_rate(trace, scale, warmup_s=warmup)
-            rates = [ttl_hit_rate(f, scale, warmup_s=warmup) for f in fitted]
+        observed = ttl_hit_rates(trace, check_scales, warmup_s=warmup)
+        streams = [
+            ttl_hit_rates(generated_trace(spec, sizes, meta, seed=seed + i), check_scales,
+                          warmup_s=warmup)
+            for i in range(CHECK_STREAMS)
+        ]  # fmt: skip
+        for j, scale in enumerate(check_scales):
+            a = observed[j]
+            rates = [r[j] for r in streams]
             b = None if any(r is None for r in rates) else float(np.mean(rates))  # type: ignore[arg-type]
             err = None if a is None or b is None else round(abs(a - b) * 100, 3)
             fit.check.append({"ttl_scale": scale, "trace": a, "fitted": b, "error_pp": err})
