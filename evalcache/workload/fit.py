@@ -364,16 +364,16 @@ def fit_trace(
     )  # fmt: skip
     if check_scales:
         warmup = meta.warmup_s if meta.warmup_s is not None else 0.25 * duration
-        observed = ttl_hit_rates(trace, check_scales, warmup_s=warmup)
+        on_trace = ttl_hit_rates(trace, check_scales, warmup_s=warmup)
         streams = [
             ttl_hit_rates(generated_trace(spec, sizes, meta, seed=seed + i), check_scales,
                           warmup_s=warmup)
             for i in range(CHECK_STREAMS)
         ]  # fmt: skip
         for j, scale in enumerate(check_scales):
-            a = observed[j]
-            rates = [r[j] for r in streams]
-            b = None if any(r is None for r in rates) else float(np.mean(rates))  # type: ignore[arg-type]
+            a = on_trace[j]
+            rates = [r[j] for r in streams if r[j] is not None]
+            b = float(np.mean(rates)) if len(rates) == len(streams) else None
             err = None if a is None or b is None else round(abs(a - b) * 100, 3)
             fit.check.append({"ttl_scale": scale, "trace": a, "fitted": b, "error_pp": err})
     return fit
