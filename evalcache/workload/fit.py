@@ -372,7 +372,7 @@ def fit_trace(
         ]  # fmt: skip
         for j, scale in enumerate(check_scales):
             a = on_trace[j]
-            rates = [r[j] for r in streams if r[j] is not None]
+            rates = [x for r in streams if (x := r[j]) is not None]
             b = float(np.mean(rates)) if len(rates) == len(streams) else None
             err = None if a is None or b is None else round(abs(a - b) * 100, 3)
             fit.check.append({"ttl_scale": scale, "trace": a, "fitted": b, "error_pp": err})
