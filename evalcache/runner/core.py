@@ -26,9 +26,11 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 import redis
+from sqlalchemy import Engine, create_engine
 
 from evalcache.cache import DatabaseCache
 from evalcache.clock import VirtualClock
+from evalcache.domain.invalidation import Related, lookup_related, needs_lookup
 from evalcache.domain.readspecs import TTLSettings, entry_family
 from evalcache.metrics import (
     KeyUsage,
@@ -63,6 +65,7 @@ from evalcache.runner.summary import Measured, build_summary
 from evalcache.services import services_session
 from evalcache.settings import Settings
 from evalcache.strategies import strategy_class
+from evalcache.strategies.api import WriteEvent
 from evalcache.workload import WorkloadGenerator, WorkloadSpec
 from evalcache.workload.trace import (
     RequestSource,
@@ -266,11 +269,26 @@ def request_source(rp: RunParams, spec: WorkloadSpec, seeded: Seeded) -> Request
 
 
 def trace_recorder(
-    rp: RunParams, gen: RequestSource, seeded: Seeded, ttls: TTLSettings, **meta: Any
+    rp: RunParams,
+    gen: RequestSource,
+    seeded: Seeded,
+    ttls: TTLSettings,
+    lookups: Engine | None = None,
+    **meta: Any,
 ) -> TraceRecorder:
-    """The recorder of ``rp``'s stream (``record_trace``), with what the trace file states."""
+    """The recorder of ``rp``'s stream (``record_trace``), with what the trace file states.
+
+    ``lookups``: an engine no counter sees, for a write's post-commit look-up.
+    """
     spec = gen.spec
     specs = seeded.expert_specs
+
+    def related(event: WriteEvent) -> Related:
+        if lookups is None or not needs_lookup(event):
+            return Related(looked_up=True) if lookups is not None else Related()
+        with lookups.connect() as conn:
+            return lookup_related(conn, event)
+
     return TraceRecorder(
         gen,
         lambda e: specs.get(int(e), ()),
@@ -285,6 +303,7 @@ def trace_recorder(
             ttl={name: ttls[name] for name in TTLSettings.NAMES},
             **meta,
         ),
+        related,
     )
 
 
@@ -315,8 +334,14 @@ def execute(
             # the clock's time at the stream's start (live: the wall clock's)
             origin = seeded.t0 if rp.mode == "virtual" else time.time()
             if rp.record_trace and cache_on == rp.cache:  # the run's own stream, not a baseline
+                # untracked as the oracle's engine: the server's statement count leaves it out
+                untracked = {"options": "-c pg_stat_statements.track=none"}
+                lookups = create_engine(
+                    url, pool_size=1, connect_args=untracked if res.probe.has_statements else {}
+                )
+                stack.callback(lookups.dispose)
                 ex.recorder = trace_recorder(
-                    rp, gen, seeded, ttls, warmup_s=warmup, origin=origin,
+                    rp, gen, seeded, ttls, lookups, warmup_s=warmup, origin=origin,
                     admin_id=res.repo.admin_id,
                 )  # fmt: skip
             replay(m, res, gen, seeded.t0, progress=progress)

@@ -7,8 +7,10 @@ its source (it starts over and yields the same requests) and joined with the out
 :class:`~evalcache.workload.trace.Trace` (schema in ``docs/traces.md``).
 
 A recorded write also keeps the dependency groups its event makes stale
-(:func:`evalcache.domain.invalidation.event_groups` without the post-commit look-up, so the
-groups of names embedded in other entries are wildcards): what an exported trace deletes.
+(:func:`evalcache.domain.invalidation.event_groups`), what an exported trace deletes. The
+post-commit look-up a profile write needs (the entries that embed the name) runs at the write,
+on a connection of the recorder's own that no counter sees; without one, those groups are
+wildcards.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from evalcache.domain.invalidation import event_groups
+from evalcache.domain.invalidation import Related, event_groups
 from evalcache.runner.serve import TRACE_CODES, TRACE_ERROR, TRACE_NOOP, TRACE_WRITE
 from evalcache.strategies.api import WriteEvent
 from evalcache.workload.trace import OUTCOMES, RequestSource, Trace, TraceMeta
@@ -45,6 +47,8 @@ class TraceRecorder:
         Expert id -> its specialization names (a write's ``spec:S`` groups).
     meta:
         The trace's metadata known before the run (completed by :meth:`trace`).
+    related:
+        The post-commit look-up of a write's embedded-name groups (``None``: wildcards).
     """
 
     def __init__(
@@ -52,10 +56,12 @@ class TraceRecorder:
         source: RequestSource,
         specs_of: Callable[[int], tuple[str, ...]],
         meta: TraceMeta,
+        related: Callable[[WriteEvent], Related] | None = None,
     ) -> None:
         self.source = source
         self.meta = meta
         self._specs_of = specs_of
+        self._related = related
         self._codes = bytearray()
         self._read_codes = bytearray()
         self._groups: dict[int, list[str]] = {}
@@ -71,7 +77,8 @@ class TraceRecorder:
         if read_code is not None:
             self._read_codes[index] = read_code
         if event is not None:
-            self._groups[index] = event_groups(event, self._specs_of)
+            rel = self._related(event) if self._related is not None else None
+            self._groups[index] = event_groups(event, self._specs_of, rel)
 
     def trace(self, **meta: Any) -> Trace:
         """The recorded trace; ``meta`` completes its :class:`TraceMeta` (run figures)."""

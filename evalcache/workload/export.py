@@ -37,20 +37,21 @@ from evalcache.workload.spec import OPERATIONS
 from evalcache.workload.trace import OUTCOMES, Trace
 
 FORMATS: tuple[str, ...] = ("libcachesim", "twitter")
-#: Mean stored bytes per entry (value with its envelope) by family, measured on a ``mixed``
-#: run at scale 0.1 (``families.<f>.bytes_per_entry``), rounded; used when the trace carries
-#: no measured size (an imported log).
+#: Mean stored bytes per entry (value with its envelope) by family: a ``mixed`` run at scale
+#: 0.1 (``families.<f>.bytes_per_entry`` of its live entries), rounded; the admin dashboard,
+#: which had no live entry then, is its answer's JSON at scale 0.1. Used when the trace
+#: carries no measured size (an imported log).
 VALUE_BYTES_ESTIMATE: dict[str, int] = {
-    "user_profile": 700,
-    "user_profiles_batch": 700,
-    "expert_basic": 1500,
-    "expert_full": 4000,
-    "experts_by_spec": 12000,
-    "user_appointments": 1500,
-    "expert_appointments": 1500,
-    "dashboard_admin": 16000,
-    "dashboard_expert": 3500,
-    "dashboard_user": 1500,
+    "user_profile": 610,
+    "user_profiles_batch": 610,
+    "expert_basic": 1930,
+    "expert_full": 4470,
+    "experts_by_spec": 3470,
+    "user_appointments": 5370,
+    "expert_appointments": 27760,
+    "dashboard_admin": 10500,
+    "dashboard_expert": 5510,
+    "dashboard_user": 2290,
 }
 #: What ``libCacheSim`` needs to read an exported file (cachesim's ``-t`` / ``ReaderInitParam``).
 LIBCACHESIM_PARAMS = (

@@ -139,8 +139,8 @@ def test_twitter_export_maps_reads_misses_and_writes(tmp_path: Path) -> None:
         ["2", "user_profile:7", "14", "0", write, "delete", "0"],  # the write invalidates it
     ]
     assert rows[4:6] == [
-        ["3", "expert_profile:3:full", "21", "4000", full, "get", "0"],  # size: the estimate
-        ["3", "expert_profile:3:full", "21", "4000", full, "set", "300"],
+        ["3", "expert_profile:3:full", "21", "4470", full, "get", "0"],  # size: the estimate
+        ["3", "expert_profile:3:full", "21", "4470", full, "set", "300"],
     ]
     # a batch that missed: each id gets; the deleted and the never-set entries are set again
     assert [r[1] + " " + r[5] for r in rows[6:]] == [
@@ -158,7 +158,7 @@ def test_libcachesim_export_has_one_get_per_entry_read(tmp_path: Path) -> None:
     lines = out.read_text().splitlines()
     assert lines[0] == "time,obj_id,obj_size,ttl"
     assert lines[1] == f"0.500000,{obj_id('user_profile:7')},{14 + 650},3600"
-    assert lines[3] == f"3.000000,{obj_id('expert_profile:3:full')},{21 + 4000},300"
+    assert lines[3] == f"3.000000,{obj_id('expert_profile:3:full')},{21 + 4470},300"
     assert len(lines) == 1 + 5 and stats.ops == {"get": 5}  # the write is left out
     assert "obj-id-is-num=true" in LIBCACHESIM_PARAMS and 0 < obj_id("x") < 2**63
 
