@@ -155,6 +155,7 @@ def _check_parameters(
         # do not need it
         from evalcache.runner import validate_params
         from evalcache.runner.params import load_service_model
+        from evalcache.workload.trace import TRACE_PREFIX, is_trace_workload
 
         for c in cells:
             try:
@@ -163,6 +164,9 @@ def _check_parameters(
                 if isinstance(c.params.get("service_model"), str):
                     model = root / c.params["service_model"]
                     c.params["service_model"] = load_service_model(str(model))
+                workload = c.params.get("workload")
+                if isinstance(workload, str) and is_trace_workload(workload):  # as the model's
+                    c.params["workload"] = TRACE_PREFIX + str(root / workload[len(TRACE_PREFIX) :])
                 validate_params(c.params)
             except ConfigError as exc:
                 raise _fail(source, f"cell {c.name}: {exc}") from exc
