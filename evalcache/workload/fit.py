@@ -105,7 +105,7 @@ def zipf_theta(counts: FloatArray, n: int, *, seed: int = 0) -> float:
     n = max(int(n), int((counts > 0).sum()))
     target = zipf_mle(counts, n)
     if m == 0 or n < 2:
-        return target
+        return round(target, 4)
 
     def biased(theta: float) -> float:
         rng = np.random.default_rng([seed, n, m])  # common random numbers across theta
@@ -113,7 +113,7 @@ def zipf_theta(counts: FloatArray, n: int, *, seed: int = 0) -> float:
 
     lo, hi = 0.0, target
     if biased(hi) <= target:
-        return target
+        return round(target, 4)
     if biased(lo) >= target:
         return 0.0
     for _ in range(20):
