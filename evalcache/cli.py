@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from evalcache import report, services, sweep
+from evalcache import report, services, sweep, trace_cli
 from evalcache.cache import bench as cache_bench
 from evalcache.domain import seeding
 from evalcache.errors import EvalCacheError
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     strategies_bench.add_cli(bench)
     runner_cli.add_cli(sub)
     calibrate.add_cli(sub)
+    trace_cli.add_cli(sub)
     runner_cli.add_bench_cli(bench)
     livecheck.add_cli(bench)
     return parser

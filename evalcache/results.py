@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ from evalcache.results_schema import (
     required_keys,
     run_columns,
 )
+
+if TYPE_CHECKING:
+    from evalcache.workload.trace import Trace
 
 SUMMARY_FILE = "summary.json"
 TIMESERIES_FILE = "timeseries.parquet"
@@ -92,12 +95,16 @@ class RunResult:
         and ``hdr`` (base64 HdrHistogram, mergeable).
     folder:
         Where it was saved or loaded from, else ``None``.
+    trace:
+        The recorded request stream (``record_trace``), saved as ``trace.parquet``; not
+        loaded back (read it with ``evalcache.workload.trace.read_trace``).
     """
 
     summary: dict[str, Any]
     timeseries: pd.DataFrame
     latency: pd.DataFrame
     folder: Path | None = None
+    trace: Trace | None = None
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
         """Write the run folder (created if needed); return its path.
@@ -110,6 +117,10 @@ class RunResult:
         path.mkdir(parents=True, exist_ok=True)
         self.timeseries.to_parquet(path / TIMESERIES_FILE, index=False)
         self.latency.to_parquet(path / LATENCY_FILE, index=False)
+        if self.trace is not None:
+            from evalcache.workload.trace import TRACE_FILE, write_trace
+
+            write_trace(self.trace, path / TRACE_FILE)
         tmp = path / (SUMMARY_FILE + ".tmp")
         tmp.write_text(text + "\n", encoding="utf-8")
         tmp.replace(path / SUMMARY_FILE)  # atomic: a folder with a summary is complete

@@ -119,6 +119,7 @@ class Params(_Params, total=False):
     clients: int
     think_time_s: float
     think: str
+    record_trace: bool
 
 
 class _FamilySummary(TypedDict):

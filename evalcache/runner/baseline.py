@@ -34,6 +34,7 @@ from evalcache.domain.models import TABLE_ORDER
 from evalcache.metrics import LatencyRecorder
 from evalcache.runner.params import RunParams
 from evalcache.runner.summary import Measured
+from evalcache.workload.trace import TRACE_PREFIX, file_digest, is_trace_workload
 
 #: Parameters the cache-off stream does not depend on.
 CACHE_ONLY_PARAMS = frozenset(
@@ -50,6 +51,7 @@ CACHE_ONLY_PARAMS = frozenset(
         "cache",
         "notify_lag",
         "invalidation_delay",
+        "record_trace",
     }
 )
 MEMO_PREFIX = "evalcache-baseline:"
@@ -192,6 +194,8 @@ def memo_key(rp: RunParams, warmup_s: float, template_url: str, *, data: str | N
     stream["warmup_s"] = warmup_s
     stream["data"] = data if data is not None else template_fingerprint(template_url)
     stream["code"] = code_fingerprint()
+    if is_trace_workload(rp.workload):  # the file's bytes, not its path, are the stream
+        stream["trace"] = file_digest(rp.workload[len(TRACE_PREFIX) :])
     digest = hashlib.sha256(json.dumps(stream, sort_keys=True, default=str).encode())
     return f"{MEMO_PREFIX}{_template_name(template_url)}:{digest.hexdigest()[:24]}"
 

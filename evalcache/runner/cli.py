@@ -90,6 +90,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         "baseline": False if args.no_baseline else None,
         "fresh_baseline": True if args.fresh_baseline else None,
         "cache": False if args.no_cache else None,
+        "record_trace": True if args.record_trace else None,
     }
     return {k: v for k, v in params.items() if v is not None}
 
@@ -220,8 +221,8 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     p.add_argument(
         "--workload",
-        help="workload name (default mixed), or a workload file (a path ending in .yaml/.yml, "
-        "e.g. workloads/diurnal.yaml)",
+        help="workload name (default mixed), a workload file (a path ending in .yaml/.yml, "
+        "e.g. workloads/diurnal.yaml), or trace:PATH to replay a trace file",
     )
     p.add_argument("--strategy", help="invalidation strategy (default tags)")
     p.add_argument("--ttl-scale", type=float, help="factor on every TTL (> 0, default 1)")
@@ -288,6 +289,11 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "replace the memo",
     )
     p.add_argument("--no-cache", action="store_true", help="run with the cache off")
+    p.add_argument(
+        "--record-trace",
+        action="store_true",
+        help="save the request stream and outcomes as trace.parquet in the run folder",
+    )
     p.add_argument("--out", help="save the run folder under this directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_cli)

@@ -154,7 +154,7 @@ def replay_closed_virtual(
                 executor.measuring = True
             clock.set(t0 + t)
             tick()
-            executor.execute(t, req.op, req.args, t0 + t, 0)
+            executor.execute(t, req.op, req.args, t0 + t, 0, index=len(out.issued) - 1)
             out.served += 1
             out.end_s = t
             bar.update(1)
@@ -195,12 +195,13 @@ def replay_closed_overlap(
                 out.exhausted = True
                 return
             out.issued.append(t)
+            index = len(out.issued) - 1
             counted = t >= warmup_s
             if counted and not executor.measuring:  # the first measured request starts
                 on_measure()
                 executor.measuring = True
             tick()
-            executor.execute(t, req.op, req.args, sim.now, 0, counted)
+            executor.execute(t, req.op, req.args, sim.now, 0, counted, index)
             hooks.forget()
             out.served += 1
             out.end_s = max(out.end_s, sim.now - t0)
@@ -258,6 +259,7 @@ def replay_closed_live(
                         out.exhausted = True
                         return
                     out.issued.append(t)
+                    index = len(out.issued) - 1
                     if counted and not executor.measuring:
                         on_measure()
                         executor.measuring = True
@@ -265,7 +267,7 @@ def replay_closed_live(
                     if now_wall - last_tick[0] >= 1.0:
                         last_tick[0] = now_wall
                         tick()
-                executor.execute(t, req.op, req.args, wall0 + t, issued, counted)
+                executor.execute(t, req.op, req.args, wall0 + t, issued, counted, index)
                 with lock:
                     out.served += 1
                     out.end_s = max(out.end_s, (time.perf_counter_ns() - start_ns) / 1e9)

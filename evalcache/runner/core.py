@@ -26,9 +26,11 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 import redis
+from sqlalchemy import Engine, create_engine
 
 from evalcache.cache import DatabaseCache
 from evalcache.clock import VirtualClock
+from evalcache.domain.invalidation import Related, lookup_related, needs_lookup
 from evalcache.domain.readspecs import TTLSettings, entry_family
 from evalcache.metrics import (
     KeyUsage,
@@ -62,13 +64,21 @@ from evalcache.runner.params import (
     default_warmup,
     parse_params,
 )
-from evalcache.runner.resources import RunResources, open_resources, read_seeded
+from evalcache.runner.record import TraceRecorder, value_bytes
+from evalcache.runner.resources import RunResources, Seeded, open_resources, read_seeded
 from evalcache.runner.serve import Executor
 from evalcache.runner.summary import Measured, build_summary
 from evalcache.services import services_session
 from evalcache.settings import Settings
 from evalcache.strategies import strategy_class
+from evalcache.strategies.api import WriteEvent
 from evalcache.workload import WorkloadGenerator, WorkloadSpec
+from evalcache.workload.trace import (
+    RequestSource,
+    TraceMeta,
+    TraceSource,
+    is_trace_workload,
+)
 
 
 def model_write_effect(rp: RunParams) -> str:
@@ -83,7 +93,7 @@ def model_write_effect(rp: RunParams) -> str:
 
 
 def model_hit_rate(
-    rp: RunParams, spec: WorkloadSpec, gen: WorkloadGenerator, ttl: float
+    rp: RunParams, spec: WorkloadSpec, gen: RequestSource, ttl: float
 ) -> float | None:
     """The TTL-cache model's prediction for the ``synthetic`` workload (``None`` otherwise).
 
@@ -194,7 +204,7 @@ def overlap_time_model(rp: RunParams, res: RunResources) -> str:
 
 
 def replay(
-    m: Measured, res: RunResources, gen: WorkloadGenerator, t0: float, *, progress: bool
+    m: Measured, res: RunResources, gen: RequestSource, t0: float, *, progress: bool
 ) -> None:
     """Serve the whole stream into ``m``; the start figures are taken when warm-up ends."""
     rp, spec, cache, ex = m.rp, m.spec, res.cache, m.executor
@@ -247,7 +257,7 @@ def replay(
 def replay_closed(
     m: Measured,
     res: RunResources,
-    gen: WorkloadGenerator,
+    gen: RequestSource,
     t0: float,
     loop: ClosedLoop,
     common: dict[str, Any],
@@ -298,6 +308,52 @@ def measure_end(m: Measured, res: RunResources) -> None:
         m.namespace_keys, m.namespace_bytes, m.family_bytes = live_footprint(res.client, cache)
 
 
+def request_source(rp: RunParams, spec: WorkloadSpec, seeded: Seeded) -> RequestSource:
+    """The run's request stream: generated from the spec, or read from a trace file (whose ids
+    are checked against the database's pools here, before anything runs)."""
+    if is_trace_workload(rp.workload):
+        return TraceSource(spec, seeded.pools, seeded.spec_names)
+    return WorkloadGenerator(spec, seeded.pools, rp.seed)
+
+
+def trace_recorder(
+    rp: RunParams,
+    gen: RequestSource,
+    seeded: Seeded,
+    ttls: TTLSettings,
+    lookups: Engine | None = None,
+    **meta: Any,
+) -> TraceRecorder:
+    """The recorder of ``rp``'s stream (``record_trace``), with what the trace file states.
+
+    ``lookups``: an engine no counter sees, for a write's post-commit look-up.
+    """
+    spec = gen.spec
+    specs = seeded.expert_specs
+
+    def related(event: WriteEvent) -> Related:
+        if lookups is None or not needs_lookup(event):
+            return Related(looked_up=True) if lookups is not None else Related()
+        with lookups.connect() as conn:
+            return lookup_related(conn, event)
+
+    return TraceRecorder(
+        gen,
+        lambda e: specs.get(int(e), ()),
+        TraceMeta(
+            source="run",
+            duration_s=spec.duration_s,
+            cold_start=spec.cold_start,
+            batch_size=spec.batch_size,
+            specializations=tuple(seeded.spec_names),
+            pool_sizes={p: len(v) for p, v in seeded.pools.items()},
+            ttl={name: ttls[name] for name in TTLSettings.NAMES},
+            **meta,
+        ),
+        related,
+    )
+
+
 def execute(
     rp: RunParams,
     template_url: str,
@@ -312,7 +368,7 @@ def execute(
     ttls = _ttls(rp)
     with database_copy(template_url, "base" if not cache_on else "run") as url:
         seeded = read_seeded(url)
-        gen = WorkloadGenerator(spec, seeded.pools, rp.seed)
+        gen = request_source(rp, spec, seeded)
         ttl_profile = float(ttls.for_family("user_profile"))
         warmup = default_warmup(rp, spec, ttl_profile)
         with contextlib.ExitStack() as stack:
@@ -324,6 +380,17 @@ def execute(
             m.redis_before = redis_snapshot(res.client)
             # the clock's time at the stream's start (live: the wall clock's)
             origin = seeded.t0 if rp.mode == "virtual" else time.time()
+            if rp.record_trace and cache_on == rp.cache:  # the run's own stream, not a baseline
+                # untracked as the oracle's engine: the server's statement count leaves it out
+                untracked = {"options": "-c pg_stat_statements.track=none"}
+                lookups = create_engine(
+                    url, pool_size=1, connect_args=untracked if res.probe.has_statements else {}
+                )
+                stack.callback(lookups.dispose)
+                ex.recorder = trace_recorder(
+                    rp, gen, seeded, ttls, lookups, warmup_s=warmup, origin=origin,
+                    admin_id=res.repo.admin_id,
+                )  # fmt: skip
             replay(m, res, gen, seeded.t0, progress=progress)
             measure_end(m, res)
             m.model_hit_rate = model_hit_rate(rp, spec, gen, ttl_profile)
@@ -393,7 +460,14 @@ def run(
     if baseline is not None:
         ts = with_baseline_windows(ts, baseline)
         latency = pd.concat([latency, baseline.latency], ignore_index=True)
-    result = RunResult(summary, ts, latency)
+    recorder = ex.recorder
+    trace = None
+    if isinstance(recorder, TraceRecorder):
+        run_figures = {k: summary.get(k) for k in ("run_id", "outcome_digest", "hit_rate")}
+        trace = recorder.trace(
+            value_bytes=value_bytes(summary), run={**run_figures, "params": norm}
+        )
+    result = RunResult(summary, ts, latency, trace=trace)
     if out is not None:
         result.save(Path(out) / run_folder_name(norm))
     return result

@@ -44,7 +44,9 @@ def replay_live(
     progress: bool = False,
 ) -> LiveOutcome:
     """Serve the stream in real time with ``workers`` threads."""
-    requests: Iterator[Request] = itertools.chain.from_iterable(b.requests() for b in batches)
+    requests: Iterator[tuple[int, Request]] = enumerate(
+        itertools.chain.from_iterable(b.requests() for b in batches)
+    )
     lock = threading.Lock()
     state = {"served": 0, "max_lag": 0.0, "measuring": warmup_s <= 0, "last_tick": 0.0}
     failures: list[BaseException] = []
@@ -60,9 +62,10 @@ def replay_live(
         try:
             while True:
                 with lock:
-                    req = next(requests, None)
-                    if req is None:
+                    item = next(requests, None)
+                    if item is None:
                         return
+                    index, req = item
                     if not state["measuring"] and req.t >= warmup_s:
                         on_measure()
                         state["measuring"] = executor.measuring = True
@@ -78,7 +81,7 @@ def replay_live(
                     with lock:
                         state["max_lag"] = max(float(state["max_lag"]), -delay)
                 executor.execute(
-                    req.t, req.op, req.args, wall0 + req.t, start_ns + int(req.t * 1e9)
+                    req.t, req.op, req.args, wall0 + req.t, start_ns + int(req.t * 1e9), index=index
                 )
                 with lock:
                     state["served"] = int(state["served"]) + 1

@@ -485,22 +485,22 @@ def replay_overlap(
         on_measure()
     served = 0
 
-    def request(t: float, op: str, args: tuple[Any, ...], now: float) -> None:
+    def request(t: float, op: str, args: tuple[Any, ...], now: float, index: int) -> None:
         counted = t >= warmup_s
         if counted and not executor.measuring:  # the first measured request starts
             on_measure()
             executor.measuring = True
         tick()
-        executor.execute(t, op, args, now, 0, counted)
+        executor.execute(t, op, args, now, 0, counted, index)
         hooks.forget()
 
     def arrivals() -> Iterator[tuple[float, Callable[[], None]]]:
         nonlocal served
         with tqdm(total=total, unit="req", disable=not progress, smoothing=0.05) as bar:
             for batch in batches:
-                for t, op, args in batch.requests():
+                for i, (t, op, args) in enumerate(batch.requests(), served):
                     at = t0 + t
-                    yield at, functools.partial(request, t, op, args, at)
+                    yield at, functools.partial(request, t, op, args, at, i)
                 served += len(batch)
                 bar.update(len(batch))
 

@@ -27,6 +27,14 @@ from evalcache.workload.files import (
     workload_to_mapping,
 )
 from evalcache.workload.spec import MAX_CLIENTS, THINK_KINDS
+from evalcache.workload.trace import (
+    REFUSED_OVERRIDES,
+    TRACE_PREFIX,
+    is_trace_workload,
+    read_trace,
+    trace_spec,
+    trace_warmup,
+)
 
 MODES: tuple[str, ...] = ("virtual", "live")
 #: ``serial``: one request at a time; ``overlap``: requests overlap in virtual time.
@@ -84,16 +92,30 @@ class RunParams:
     clients: int | None = None
     think_time_s: float | None = None
     think: str | None = None
+    record_trace: bool = False
 
     def spec(self) -> WorkloadSpec:
         """The workload spec with this run's overrides (validated)."""
-        if self.workload_def is None:
-            base = get_workload(self.workload)
-        else:  # a workload file's definition (its name is ``workload``)
-            base = workload_from_mapping(self.workload_def)
-        spec = base.with_overrides(
-            rate=self.rate, skew=self.skew, write_ratio=self.write_ratio, duration=self.duration_s
-        )
+        if is_trace_workload(self.workload):
+            given = [k for k in REFUSED_OVERRIDES if getattr(self, k) is not None]
+            if given:
+                raise ConfigError(
+                    given[0],
+                    f"a trace's {given[0]} is the file's ({self.workload}); accepted: none, "
+                    "or duration_s to replay its first seconds",
+                )
+            spec = trace_spec(self.workload, duration=self.duration_s)
+        else:
+            if self.workload_def is None:
+                base = get_workload(self.workload)
+            else:  # a workload file's definition (its name is ``workload``)
+                base = workload_from_mapping(self.workload_def)
+            spec = base.with_overrides(
+                rate=self.rate,
+                skew=self.skew,
+                write_ratio=self.write_ratio,
+                duration=self.duration_s,
+            )
         if self.clients is not None:
             spec = replace(spec, clients=self.clients)
         if self.think_time_s is not None:
@@ -226,7 +248,7 @@ def parse_params(params: Mapping[str, Any]) -> RunParams:
         kw["refresh"] = _choice("refresh", p["refresh"], REFRESH)
     if "stampede" in p:
         kw["stampede"] = _choice("stampede", p["stampede"], STAMPEDE)
-    for name in ("cache", "baseline", "fresh_baseline"):
+    for name in ("cache", "baseline", "fresh_baseline", "record_trace"):
         if name in p:
             kw[name] = _bool(name, p[name])
     if "ttl" in p:
@@ -309,6 +331,9 @@ def _workload(value: Any, definition: Any) -> dict[str, Any]:
     """``workload`` (a name, a workload file's path, or a file's mapping) and ``workload_def``
     as run parameters: the workload's name, and its definition when it is not a built-in."""
     source = ""
+    if definition is None and isinstance(value, str) and is_trace_workload(value):
+        read_trace(value[len(TRACE_PREFIX) :])  # readable, a trace: or it says why
+        return {"workload": value}
     if definition is None and is_workload_file(value):
         source, definition = str(value), read_workload_file(str(value))
     elif definition is None and isinstance(value, Mapping):
@@ -318,8 +343,9 @@ def _workload(value: Any, definition: Any) -> dict[str, Any]:
         if value not in names:
             raise ConfigError(
                 "workload",
-                f"{value!r} is not accepted; accepted: {', '.join(names)}, or the path of a "
-                f"workload file ({' or '.join(WORKLOAD_FILE_SUFFIXES)})",
+                f"{value!r} is not accepted; accepted: {', '.join(names)}, the path of a "
+                f"workload file ({' or '.join(WORKLOAD_FILE_SUFFIXES)}), or "
+                f"{TRACE_PREFIX}PATH (a trace file)",
             )
         return {"workload": str(value)}
     spec = workload_from_mapping(definition, source=source)
@@ -491,6 +517,8 @@ def default_warmup(rp: RunParams, spec: WorkloadSpec, ttl_profile: float) -> flo
     """
     if rp.warmup_s is not None:
         return rp.warmup_s
+    if is_trace_workload(spec.name):
+        return trace_warmup(spec, WARMUP_SHARE)
     if spec.name == "synthetic":
         return min(2.0 * ttl_profile, spec.duration_s / 2)
     if spec.cold_start:
@@ -531,6 +559,13 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         client's requests are its think times apart (``think_time_s`` > 0 needed).
     think_time_s, think: closed loop: mean think time in seconds (>= 0, default 0), drawn
         ``exponential`` (the default, seeded per client) or ``fixed``.
+    workload: a name of ``evalcache.workload.workload_names()`` (default ``mixed``), or
+        ``trace:PATH``: replay a trace file (or a run folder's ``trace.parquet``, see
+        ``docs/traces.md``); its rate, mix and skew are the file's (``rate``, ``skew`` and
+        ``write_ratio`` are refused), ``duration_s`` replays its first seconds only, and its
+        default warm-up is the recorded run's.
+    record_trace: write the run's request stream and each request's outcome to
+        ``trace.parquet`` in the run folder (default false).
     strategy: an invalidation strategy name (default ``tags``).
     ttl_scale: factor on every TTL of the seed plan (> 0, default 1).
     mode: ``virtual`` (simulated time) or ``live`` (wall clock; open loop unless ``clients``).

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import Any, Protocol
 
 from evalcache.domain.repositories import RMW_OPS, InvalidTransition
 from evalcache.domain.writes import InvalidStateError
@@ -34,6 +34,14 @@ TRACE_CODES = {"hit": 1, "miss": 2, "uncached": 3}
 TRACE_WRITE, TRACE_ERROR, TRACE_NOOP = 4, 5, 6
 #: This many failed requests in a row end the run with the last error (a broken setup).
 MAX_CONSECUTIVE_ERRORS = 100
+
+
+class OutcomeRecorder(Protocol):
+    """Takes each request's outcome codes by stream position (:mod:`evalcache.workload.trace`)."""
+
+    def outcome(
+        self, index: int, code: int, read_code: int | None, event: WriteEvent | None
+    ) -> None: ...
 
 
 def invalid_transition_types() -> tuple[type[BaseException], ...]:
@@ -101,6 +109,7 @@ class Executor:
         self.stale_unjudged = 0  # sampled hits a write overlapped (see StalenessOracle.judgeable)
         self.measuring = True
         self.consecutive_errors = 0
+        self.recorder: OutcomeRecorder | None = None  # per-request outcomes (record_trace)
         self._lock: AbstractContextManager[Any] = threading.Lock() if locked else nullcontext()
         # Overlap (virtual time) measures latency on the simulation's clock, counts statements
         # per request process and runs writes atomically; the defaults are the real clock and
@@ -124,23 +133,29 @@ class Executor:
         now: float,
         t0_ns: int,
         counted: bool | None = None,
+        index: int = -1,
     ) -> None:
         """Serve one request arriving at simulated ``t`` (clock ``now``).
 
         ``t0_ns`` is the latency origin: 0 means "when the call starts" (virtual mode), else
         the intended start in ``perf_counter_ns`` time (live mode). ``counted`` says whether
         this request is measured (overlapping requests end out of order); default
-        :attr:`measuring` when it ends.
+        :attr:`measuring` when it ends. ``index``: the request's position in the stream, by
+        which :attr:`recorder` files its outcome (requests may end out of order).
         """
         is_read, name = self._ops[op]
+        read_code: int | None = None
+        event: WriteEvent | None = None
         if is_read:
             if name == "experts_by_spec":
                 args = (self.specs[args[0]],)
-            self._read(t, name, args, now, t0_ns, counted)
+            code = self._read(t, name, args, now, t0_ns, counted)
         elif name in RMW_OPS:
-            self._rmw(t, name, args, now, t0_ns, counted)
+            code, read_code, event = self._rmw(t, name, args, now, t0_ns, counted)
         else:
-            self._write(t, name, args, now, t0_ns, counted)
+            code, event = self._write(t, name, args, now, t0_ns, counted)
+        if self.recorder is not None and index >= 0:
+            self.recorder.outcome(index, code, read_code, event)
         if self.checker is not None:
             self.checker.settle()
 
@@ -162,19 +177,22 @@ class Executor:
         now: float,
         t0_ns: int,
         counted: bool | None,
-    ) -> None:
-        """One read-modify-write: the read, then the write, one request (module docstring)."""
+    ) -> tuple[int, int, WriteEvent | None]:
+        """One read-modify-write: the read, then the write, one request (module docstring).
+        Returns the request's trace code, its read's, and the write's event."""
         family, write_op = RMW_OPS[name]
         op = f"write:{name}"
         if self._label is not None:
             self._label(op)
         s0 = self._statements()
         origin = t0_ns or max(self._now_ns(), 1)  # 0 would mean "when each part starts"
-        if self._read(t, family, args[:1], now, origin, counted, within=True):
-            self._write(t, write_op, args, now, origin, counted, label=op, s0=s0)
-            return
+        read_code = self._read(t, family, args[:1], now, origin, counted, within=True)
+        if read_code != TRACE_ERROR:
+            code, event = self._write(t, write_op, args, now, origin, counted, label=op, s0=s0)
+            return code, read_code, event
         ns = self._now_ns() - origin  # the read failed: the request failed, nothing written
-        self._record_write(t, op, ns, self._statements() - s0, counted, error=True, noop=False)
+        dst = self._statements() - s0
+        return self._record_write(t, op, ns, dst, counted, error=True, noop=False), read_code, None
 
     def _read(
         self,
@@ -186,10 +204,10 @@ class Executor:
         counted: bool | None,
         *,
         within: bool = False,
-    ) -> bool:
+    ) -> int:
         """Serve one read; ``within``: the read of a read-modify-write, whose request records
-        its latency and statements (only the cache outcome is counted here). False if it
-        raised."""
+        its latency and statements (only the cache outcome is counted here). Returns its
+        trace code (``TRACE_ERROR`` if it raised)."""
         tally, clock_ns = self._statements, self._now_ns
         if self._label is not None and not within:
             self._label(family)
@@ -203,7 +221,7 @@ class Executor:
                 oracle.request_done()
             self._failed()
             if within:
-                return False
+                return TRACE_ERROR
             ns = clock_ns() - (t0_ns or start)
             with self._lock:
                 self.trace.append(TRACE_ERROR)
@@ -213,7 +231,7 @@ class Executor:
                     fc.errors += 1
                     fc.db_statements += tally() - s0
                 self.timeseries.read(t, family, "uncached", ns, error=True)
-            return False
+            return TRACE_ERROR
         ns = clock_ns() - (t0_ns or start)
         self.consecutive_errors = 0
         dst = tally() - s0
@@ -267,7 +285,7 @@ class Executor:
                 )
             if checked:
                 self.timeseries.stale_check(t, family, stale_age is not None)
-        return True
+        return TRACE_CODES[outcome]
 
     def _write(
         self,
@@ -280,9 +298,9 @@ class Executor:
         *,
         label: str | None = None,
         s0: int | None = None,
-    ) -> None:
+    ) -> tuple[int, WriteEvent | None]:
         """Serve one write; ``label`` and ``s0``: the read-modify-write it ends (its op, and
-        the statement tally when its read began)."""
+        the statement tally when its read began). Returns its trace code and event."""
         tally, clock_ns = self._statements, self._now_ns
         op = label or f"write:{name}"
         if self._label is not None and label is None:
@@ -316,7 +334,7 @@ class Executor:
             checker.wrote(op, event, self._measured(counted))
         if self.oracle is not None and not (error or noop):
             self.oracle.wrote(now)
-        self._record_write(t, op, ns, tally() - s0, counted, error=error, noop=noop)
+        return self._record_write(t, op, ns, tally() - s0, counted, error=error, noop=noop), event
 
     def _record_write(
         self,
@@ -328,9 +346,10 @@ class Executor:
         *,
         error: bool,
         noop: bool,
-    ) -> None:
+    ) -> int:
+        code = TRACE_ERROR if error else TRACE_NOOP if noop else TRACE_WRITE
         with self._lock:
-            self.trace.append(TRACE_ERROR if error else TRACE_NOOP if noop else TRACE_WRITE)
+            self.trace.append(code)
             if self._measured(counted):
                 fc = self.counters.family(op)
                 fc.writes += 1
@@ -339,3 +358,4 @@ class Executor:
                 self.noop_writes += noop
                 self.latency.record(op, "write", ns)
             self.timeseries.write(t, op, ns, db_statements=dst, error=error)
+        return code

@@ -45,14 +45,14 @@ def replay_virtual(
     set_clock = clock.set
     with tqdm(total=total, unit="req", disable=not progress, smoothing=0.05) as bar:
         for batch in batches:
-            for t, op, args in batch.requests():
+            for i, (t, op, args) in enumerate(batch.requests(), served):
                 if not executor.measuring and t >= warmup_s:
                     on_measure()
                     executor.measuring = True
                 now = t0 + t
                 set_clock(now)
                 tick()
-                execute(t, op, args, now, 0)
+                execute(t, op, args, now, 0, index=i)
             served += len(batch)
             bar.update(len(batch))
     return served

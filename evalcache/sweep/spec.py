@@ -163,6 +163,7 @@ def _check_parameters(
         from evalcache.runner import validate_params
         from evalcache.runner.params import load_service_model
         from evalcache.workload.files import is_workload_file, read_workload_file
+        from evalcache.workload.trace import TRACE_PREFIX, is_trace_workload
 
         for c in cells:
             try:
@@ -175,6 +176,9 @@ def _check_parameters(
                 # then carries (its folder name keeps the path)
                 if is_workload_file(c.params.get("workload")):
                     c.params["workload"] = read_workload_file(root / c.params["workload"])
+                workload = c.params.get("workload")
+                if isinstance(workload, str) and is_trace_workload(workload):  # as the model's
+                    c.params["workload"] = TRACE_PREFIX + str(root / workload[len(TRACE_PREFIX) :])
                 validate_params(c.params)
             except ConfigError as exc:
                 raise _fail(source, f"cell {c.name}: {exc}") from exc

@@ -166,6 +166,8 @@ def _field(key: str, value: Any) -> Any:
         return _operations(value)
     if key == "popularity":
         return _popularity(value)
+    if key == "op_popularity":
+        return _op_popularity(value)
     if key in _ITEMS:
         return _items(key, value, _ITEMS[key])
     hint = {f.name: str(f.type) for f in dataclasses.fields(WorkloadSpec)}[key]
@@ -225,6 +227,20 @@ def _popularity(value: Any) -> dict[str, PopularitySpec]:
         if pool not in POOLS:
             raise ConfigError(path, f"unknown id pool; accepted: {', '.join(POOLS)}")
         out[str(pool)] = _item(path, spec, PopularitySpec)
+    return out
+
+
+def _op_popularity(value: Any) -> dict[str, PopularitySpec]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            "op_popularity", f"must be a mapping operation -> {{kind, theta}}, got {value!r}"
+        )
+    out: dict[str, PopularitySpec] = {}
+    for op, spec in value.items():
+        path = f"op_popularity[{op!r}]"
+        if op not in OPERATIONS:
+            raise ConfigError(path, f"unknown operation; accepted: {', '.join(OPERATIONS)}")
+        out[str(op)] = _item(path, spec, PopularitySpec)
     return out
 
 

@@ -221,7 +221,8 @@ class WorkloadGenerator:
             * float(self.op_probs[k])
             * (self.op_nids[k] if OPERATIONS[op].batch else 1)
         )
-        return self.pools[pools[0]], rate * self.popularity(pools[0]).probabilities()
+        pop = Popularity(self.pools[pools[0]].size, self.spec.popularity_for(op, pools[0]))
+        return self.pools[pools[0]], rate * pop.probabilities()
 
     def mean_rate(self) -> float:
         """The stream's time-averaged rate over this generator's duration (requests/s)."""
@@ -240,6 +241,13 @@ class WorkloadGenerator:
         # One generator per pool name in the global POOLS order: stable across workloads.
         rng_pool = {p: np.random.default_rng(ss) for p, ss in zip(POOLS, pool_ss, strict=True)}
         pops = {p: self.popularity(p) for p in self.pools}
+        # operations with a popularity of their own (a fitted spec); the pool's rng is shared
+        op_pops = {
+            (o, p): Popularity(self.pools[p].size, s)
+            for o, s in self.spec.op_popularity.items()
+            if o in self.op_names
+            for p in OPERATIONS[o].pools
+        }
         cdf = np.cumsum(self.op_probs)
         cdf[-1] = 1.0
         bursts = self.spec.bursts
@@ -281,7 +289,8 @@ class WorkloadGenerator:
                         assert counts is not None
                         pos = self._grown(pops[pool], rng_pool[pool], counts[idx], latest)
                     else:
-                        pos = pops[pool].sample(rng_pool[pool], idx.size)
+                        pop = op_pops.get((name, pool)) or pops[pool]
+                        pos = pop.sample(rng_pool[pool], idx.size)
                     pos = self._focus(pos, t[idx], pool, rng_burst)
                     args[idx, j] = self._ids(pool, pos)
                 if spec_op.scan:

@@ -175,6 +175,11 @@ class WorkloadSpec:
     think:
         Closed loop: ``exponential`` (think times drawn with mean ``think_time_s``, seeded) or
         ``fixed`` (always ``think_time_s``).
+    op_popularity:
+        Operation name -> the popularity of that operation's id draws, instead of its pools'
+        (a fitted workload gives each family its own skew, see :mod:`evalcache.workload.fit`).
+        Draws still come from the pool's random stream, so operations without an override
+        draw exactly what they drew before.
     """
 
     name: str
@@ -195,6 +200,7 @@ class WorkloadSpec:
     clients: int | None = None
     think_time_s: float = 0.0
     think: str = "exponential"
+    op_popularity: Mapping[str, PopularitySpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for op, w in self.operations.items():
@@ -205,6 +211,13 @@ class WorkloadSpec:
         for pool in self.popularity:
             if pool not in POOLS:
                 raise UnknownNameError("id pool", pool, POOLS)
+        for op in self.op_popularity:
+            if op not in self.operations:
+                raise ConfigError(
+                    f"op_popularity[{op!r}]",
+                    f"not an operation of workload {self.name!r}; accepted: "
+                    f"{', '.join(self.operations)}",
+                )
         try:
             ratio = float(self.write_ratio)
         except (TypeError, ValueError) as exc:
@@ -341,6 +354,10 @@ class WorkloadSpec:
         """The popularity of ``pool`` (Zipf 0.99 unless the spec says otherwise)."""
         return self.popularity.get(pool, PopularitySpec())
 
+    def popularity_for(self, op: str, pool: str) -> PopularitySpec:
+        """The popularity of ``op``'s draws from ``pool`` (its override, else the pool's)."""
+        return self.op_popularity.get(op) or self.popularity_of(pool)
+
     def with_overrides(
         self,
         *,
@@ -398,6 +415,15 @@ class WorkloadSpec:
             "record_count": self.record_count,
             "max_scan_length": self.max_scan_length,
             "mean_rate": self.mean_rate(),
+            **(
+                {
+                    "op_popularity": {
+                        o: [s.kind, s.theta] for o, s in sorted(self.op_popularity.items())
+                    }
+                }
+                if self.op_popularity
+                else {}
+            ),
         }
 
 

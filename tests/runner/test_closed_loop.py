@@ -41,7 +41,9 @@ class FakeExecutor:
         self.served: list[tuple[float, tuple[Any, ...]]] = []
         self.latency: list[float] = []
 
-    def execute(self, t: float, op: str, args: tuple[Any, ...], now: float, *rest: Any) -> None:
+    def execute(
+        self, t: float, op: str, args: tuple[Any, ...], now: float, *rest: Any, **kw: Any
+    ) -> None:
         self.served.append((t, args))
         if self.sim is not None and self.resource is not None:
             start = self.sim.now
