@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from evalcache.cache.keys import ANY, encode_part
-from evalcache.domain.families import FAMILIES
+from evalcache.domain.families import FAMILIES, entry_args
 from evalcache.domain.invalidation import group_targets
 from evalcache.domain.repositories import RMW_OPS
 from evalcache.errors import ConfigError
@@ -116,8 +116,11 @@ def read_entries(trace: Trace) -> Iterator[ReadEntries]:
             args: tuple[Any, ...] = (specs[ids[0]],)
         else:
             args = tuple(ids)
-        if fam.batch:
-            keys = [key_text(fam.key_family, fam.parse((a,), now, admin)[0]) for a in args]
+        if fam.batch or fam.scan:  # one entry per id
+            keys = [
+                key_text(fam.key_family, fam.parse(e, now, admin)[0])
+                for e in entry_args(fam, args)
+            ]
         else:
             keys = [key_text(fam.key_family, fam.parse(args, now, admin)[0])]
         if family != "expert_appointments":  # its key names the clock's day

@@ -156,7 +156,7 @@ def import_log(path: str | os.PathLike[str], *, duration: float | str | None = N
     names = tuple(sorted(set(op_names)))
     index = {n: k for k, n in enumerate(names)}
     batch_size = batch[0] if batch is not None else 10
-    nids = [batch_size if OPERATIONS[n].batch else len(OPERATIONS[n].pools) for n in names]
+    nids = [batch_size if OPERATIONS[n].batch else OPERATIONS[n].id_args for n in names]
     width = max(
         [n + (1 if OPERATIONS[o].details else 0) for n, o in zip(nids, names, strict=True)] + [1]
     )

@@ -184,7 +184,7 @@ class Trace:
     @property
     def op_nids(self) -> tuple[int, ...]:
         return tuple(
-            self.meta.batch_size if OPERATIONS[o].batch else len(OPERATIONS[o].pools)
+            self.meta.batch_size if OPERATIONS[o].batch else OPERATIONS[o].id_args
             for o in self.op_names
         )
 
@@ -549,10 +549,24 @@ def _checked_args(
     """The trace's args with every id checked against its pool and specialization ids
     re-indexed to ``specializations``; ConfigError naming the first offending row."""
     args = tr.args[:n].copy()
+    # ids the trace itself inserts (YCSB D/E) are valid in their pool from then on
+    grown: dict[str, list[IntArray]] = {}
+    for k, name in enumerate(tr.op_names):
+        pool_grown = OPERATIONS[name].grows
+        if pool_grown is not None:
+            grown.setdefault(pool_grown, []).append(args[tr.op[:n] == k, 0])
     for k, name in enumerate(tr.op_names):
         o = OPERATIONS[name]
         rows = np.flatnonzero(tr.op[:n] == k)
         if rows.size == 0:
+            continue
+        if o.scan:  # a range may start past the last record (its entries are negative)
+            bad = np.flatnonzero(args[rows, 0] < 1)
+            if bad.size:
+                raise ConfigError(
+                    f"{tr.where(int(rows[bad[0]]))}: ids",
+                    f"{name}: start id {int(args[rows[bad[0]], 0])} must be >= 1",
+                )
             continue
         cols = [o.pools[0]] * tr.op_nids[k] if o.batch else list(o.pools)
         for j, pool in enumerate(cols):
@@ -580,7 +594,9 @@ def _checked_args(
                     f"{tr.where(int(rows[0]))}: ids",
                     f"{name} draws from pool {pool!r}, which the database has empty",
                 )
-            valid = np.asarray(pools[pool], dtype=np.int64)
+            valid = np.concatenate(
+                [np.asarray(pools[pool], dtype=np.int64), *grown.get(pool, [])]
+            )
             wrong = np.flatnonzero(~np.isin(col, valid))
             if wrong.size:
                 r = int(rows[wrong[0]])

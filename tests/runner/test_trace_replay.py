@@ -107,6 +107,24 @@ def test_overlap_replay_gives_the_same_outcomes(runner_settings: Any, tmp_path: 
     )
 
 
+@pytest.mark.parametrize("workload", ["ycsb_d", "ycsb_e"])
+def test_a_trace_with_inserts_and_scans_replays_and_exports(
+    runner_settings: Any, tmp_path: Path, workload: str
+) -> None:
+    """Ids the trace inserts are valid later in it; a scan's entries export one key per id."""
+    a, b, path = _record_and_replay(
+        runner_settings, tmp_path, workload=workload, strategy="tags", rate=40, duration_s=20
+    )
+    assert a["writes"] > 0 and a["outcome_digest"] == b["outcome_digest"]
+    tr = read_trace(path)
+    entries = list(read_entries(tr))
+    if workload == "ycsb_e":
+        longest = max(len(e.keys) for e in entries)
+        assert longest > 1 and all(k.startswith("user_profile:") for e in entries for k in e.keys)
+    stats = export_trace(tr, "libcachesim", tmp_path / "lcs.csv")
+    assert stats.ops["get"] == sum(len(e.keys) for e in entries)
+
+
 def test_an_imported_log_runs_end_to_end_and_bad_ids_name_their_line(
     runner_settings: Any, tmp_path: Path
 ) -> None:
