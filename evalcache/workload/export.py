@@ -118,8 +118,7 @@ def read_entries(trace: Trace) -> Iterator[ReadEntries]:
             args = tuple(ids)
         if fam.batch or fam.scan:  # one entry per id
             keys = [
-                key_text(fam.key_family, fam.parse(e, now, admin)[0])
-                for e in entry_args(fam, args)
+                key_text(fam.key_family, fam.parse(e, now, admin)[0]) for e in entry_args(fam, args)
             ]
         else:
             keys = [key_text(fam.key_family, fam.parse(args, now, admin)[0])]

@@ -594,9 +594,7 @@ def _checked_args(
                     f"{tr.where(int(rows[0]))}: ids",
                     f"{name} draws from pool {pool!r}, which the database has empty",
                 )
-            valid = np.concatenate(
-                [np.asarray(pools[pool], dtype=np.int64), *grown.get(pool, [])]
-            )
+            valid = np.concatenate([np.asarray(pools[pool], dtype=np.int64), *grown.get(pool, [])])
             wrong = np.flatnonzero(~np.isin(col, valid))
             if wrong.size:
                 r = int(rows[wrong[0]])
