@@ -85,7 +85,12 @@ _DETAIL = {"profiles": "profile", "preferences": "preferences", "verifications":
 def row_event(
     payload: dict[str, Any], expert_of_user: Callable[[Any], int | None]
 ) -> WriteEvent | None:
-    """The write event a row change stands for (``None`` for tables nothing depends on)."""
+    """The write event a row change stands for (``None`` for tables nothing depends on).
+
+    A row change does not say which columns changed (``columns`` stays unknown) nor what the
+    application did: an appointments row stands for a status change (a reschedule and a
+    cancellation have the same groups, their slots arrive as ``availability_slots`` rows), a
+    payments row for a completion (a refund has the same groups)."""
     t, u, e = payload.get("t"), payload.get("u"), payload.get("e")
     if t == "users":
         return WriteEvent("user_updated", user_id=payload.get("id"))
@@ -93,8 +98,8 @@ def row_event(
         detail = _DETAIL[str(t)]
         eid = expert_of_user(u) if detail == "profile" else None
         return WriteEvent("user_updated", user_id=u, expert_id=eid, detail=detail)
-    if t == "experts":
-        return WriteEvent("review_added", expert_id=payload.get("id"))
+    if t == "experts":  # a fee, a verification flag, a review's rating: the same groups
+        return WriteEvent("expert_updated", expert_id=payload.get("id"))
     if t == "reviews":
         return WriteEvent("review_added", expert_id=e)
     if t == "availability_slots":

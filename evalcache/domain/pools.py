@@ -31,6 +31,9 @@ _POOLS_SQL: dict[str, str] = {
     "open_appointments": """
         SELECT id FROM appointments WHERE status IN ('scheduled', 'confirmed') ORDER BY id""",
     "pending_payments": "SELECT id FROM payments WHERE status = 'pending' ORDER BY id",
+    # refunds follow payment closely: most recently paid first
+    "succeeded_payments": """
+        SELECT id FROM payments WHERE status = 'succeeded' ORDER BY paid_at DESC, id DESC""",
 }
 _SPECS_SQL = """
     SELECT s.name FROM specializations s
@@ -47,8 +50,8 @@ def load_id_pools(conn: Connection) -> dict[str, np.ndarray | list[str]]:
     ``expert_users`` (users rows of experts, by expert id), ``admins``, ``all_users`` (by id),
     ``experts`` (expert ids, most appointments first), ``listed_experts`` (active and verified,
     by id), ``appointments`` (by id), ``open_appointments`` (scheduled/confirmed, by id),
-    ``pending_payments`` (by id); and ``specializations``: a list of names, most experts first
-    (then name).
+    ``pending_payments`` (by id), ``succeeded_payments`` (most recently paid first); and
+    ``specializations``: a list of names, most experts first (then name).
     """
     pools: dict[str, np.ndarray | list[str]] = {
         name: np.fromiter(conn.execute(text(q)).scalars(), dtype=np.int64)

@@ -51,16 +51,46 @@ __all__ = [
 
 WRITE_OPS: tuple[str, ...] = (
     "user_profile",
+    "patient_profile",
+    "expert_profile",
+    "preferences",
+    "verification",
     "availability",
     "create_appointment",
     "appointment_status",
+    "reschedule_appointment",
+    "cancel_appointment",
     "complete_payment",
+    "refund_payment",
     "add_review",
     "insert_user",
     "rmw_user_profile",
 )
 #: Read-modify-write op -> (the family it reads first, the write op it then runs).
 RMW_OPS: dict[str, tuple[str, str]] = {"rmw_user_profile": ("user_profile", "user_profile")}
+#: write op -> its arguments (ids, then the detail, as the workload draws them)
+WRITE_ARGS: dict[str, tuple[str, ...]] = {
+    "user_profile": ("user_id", "update_type"),
+    "patient_profile": ("user_id", "change"),
+    "expert_profile": ("expert_id", "change"),
+    "preferences": ("user_id",),
+    "verification": ("expert_id",),
+    "availability": ("expert_id",),
+    "create_appointment": ("user_id", "expert_id"),
+    "appointment_status": ("appointment_id", "status"),
+    "reschedule_appointment": ("appointment_id",),
+    "cancel_appointment": ("appointment_id",),
+    "complete_payment": ("payment_id",),
+    "refund_payment": ("payment_id",),
+    "add_review": ("user_id", "expert_id"),
+    "insert_user": ("user_id",),
+    "rmw_user_profile": ("user_id", "update_type"),
+}
+#: what a profile op changes: the name (``last_name``), the bio, or (experts) the fee
+PROFILE_CHANGES: dict[str, tuple[str, ...]] = {
+    "patient_profile": ("name", "bio"),
+    "expert_profile": ("name", "fee", "bio"),
+}
 #: appointment status -> statuses it may move to (anything else is an InvalidTransition)
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "scheduled": ("confirmed", "cancelled", "completed", "no_show"),
@@ -134,7 +164,10 @@ class CachedRepository:
             if expert_specs is None:
                 expert_specs = load_expert_specializations(conn)
             admin = conn.execute(text("SELECT min(id) FROM users WHERE role = 'admin'")).scalar()
+            # static after seeding, like the specializations: an expert's edits are its user's
+            users = conn.execute(text("SELECT id, user_id FROM experts")).all()
         self.admin_id = int(admin or 0)
+        self._expert_users: dict[int, int] = {int(e): int(u) for e, u in users}
         self.deps: DependencyMap = AppDependencies(engine, expert_specs, self.admin_id)
         self.strategy: InvalidationStrategy = strategy
         # ``(key, value, started)`` after each load a fill runs: ``key`` is the staleness
@@ -255,11 +288,11 @@ class CachedRepository:
         now = self.now
         if op not in WRITE_OPS:
             raise UnknownNameError("write operation", op, WRITE_OPS)
-        need = {"user_profile": 2, "availability": 1, "create_appointment": 2,
-                "appointment_status": 2, "complete_payment": 1, "add_review": 2,
-                "insert_user": 1, "rmw_user_profile": 2}[op]  # fmt: skip
-        if len(args) != need:
-            raise ConfigError(op, f"takes {need} arguments, got {len(args)}: {args!r}")
+        need = WRITE_ARGS[op]
+        if len(args) != len(need):
+            raise ConfigError(
+                op, f"takes {len(need)} arguments ({', '.join(need)}), got {len(args)}: {args!r}"
+            )
         if op == "insert_user":
             return w.insert_user(self.engine, as_id("user_id", args[0]), now)
         if op in RMW_OPS:  # YCSB's read-modify-write: the read goes through the cache
@@ -268,6 +301,15 @@ class CachedRepository:
             return self._write(write_op, args)
         if op == "user_profile":
             return w.update_user_profile(self.engine, as_id("user_id", args[0]), args[1], None, now)
+        if op in PROFILE_CHANGES:
+            return self._profile(op, args[0], args[1], now)
+        if op == "preferences":
+            return w.update_user_profile(
+                self.engine, as_id("user_id", args[0]), "preferences", None, now
+            )
+        if op == "verification":
+            u = self._expert_user(args[0])
+            return w.update_user_profile(self.engine, u, "verification", None, now)
         if op == "availability":
             e = as_id("expert_id", args[0])
             return w.update_expert_availability(self.engine, e, self._slots(e, now), now)
@@ -275,18 +317,50 @@ class CachedRepository:
             u, e = as_id("user_id", args[0]), as_id("expert_id", args[1])
             at = self._next_slot(u, e, now)
             return w.create_appointment(self.engine, u, e, at, APPOINTMENT_MINUTES, now)
-        if op == "appointment_status":
-            a, status = as_id("appointment_id", args[0]), args[1]
+        if op in ("appointment_status", "cancel_appointment"):
+            a = as_id("appointment_id", args[0])
+            status = args[1] if op == "appointment_status" else "cancelled"
             self._check_transition(a, status)
             return w.change_appointment_status(self.engine, a, status, now)
+        if op == "reschedule_appointment":
+            a = as_id("appointment_id", args[0])
+            return self._state(w.reschedule_appointment, a, self._free_slot(a, now), now)
         if op == "complete_payment":
-            try:
-                return w.complete_payment(self.engine, as_id("payment_id", args[0]), now)
-            except w.InvalidStateError as exc:
-                raise InvalidTransition(str(exc)) from exc
+            return self._state(w.complete_payment, as_id("payment_id", args[0]), now)
+        if op == "refund_payment":
+            return self._state(w.refund_payment, as_id("payment_id", args[0]), now)
         u, e = as_id("user_id", args[0]), as_id("expert_id", args[1])
         rating = 1 + (u * 7 + e * 3) % 5
         return w.add_review(self.engine, e, u, rating, f"review {u}->{e}", now)
+
+    def _state(self, write: Callable[..., WriteEvent], *args: Any) -> WriteEvent:
+        """``write(engine, *args)``, a refusal by the row's state as an InvalidTransition."""
+        try:
+            return write(self.engine, *args)
+        except InvalidTransition:
+            raise
+        except w.InvalidStateError as exc:
+            raise InvalidTransition(str(exc)) from exc
+
+    def _expert_user(self, expert_id: Any) -> int:
+        e = as_id("expert_id", expert_id)
+        try:
+            return self._expert_users[e]
+        except KeyError:
+            raise w.NotFoundError("expert", e) from None
+
+    def _profile(self, op: str, who: Any, change: Any, now: datetime) -> WriteEvent:
+        """A patient's or an expert's own edit: a new name, a new bio, or (experts) a new fee."""
+        if change not in PROFILE_CHANGES[op]:
+            raise ConfigError(
+                f"{op} change", f"{change!r}; accepted: {', '.join(PROFILE_CHANGES[op])}"
+            )
+        if change == "fee":
+            return w.update_expert_rate(self.engine, as_id("expert_id", who), None, now)
+        u = self._expert_user(who) if op == "expert_profile" else as_id("user_id", who)
+        if change == "name":
+            return w.rename_user(self.engine, u, now)
+        return w.update_user_profile(self.engine, u, "profile", None, now)
 
     @staticmethod
     def _slots(expert_id: int, now: datetime) -> list[tuple[datetime, datetime]]:
@@ -312,6 +386,32 @@ class CachedRepository:
             return at.astimezone(UTC)  # type: ignore[no-any-return]
         base = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
         return base + timedelta(hours=user_id % 8)
+
+    def _free_slot(self, appointment_id: int, now: datetime) -> datetime:
+        """Where an open appointment moves: its expert's earliest free slot from ``now`` other
+        than its own time; InvalidTransition when it is not open or there is none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    """
+                    SELECT a.status, (SELECT min(s.starts_at) FROM availability_slots s
+                        WHERE s.expert_id = a.expert_id AND s.starts_at >= :now
+                          AND NOT s.is_booked AND s.starts_at <> a.scheduled_at) AS slot
+                    FROM appointments a WHERE a.id = :a
+                    """
+                ),
+                {"a": appointment_id, "now": now},
+            ).first()
+        if row is None:
+            raise w.NotFoundError("appointment", appointment_id)
+        if row.status not in w.OPEN_STATUSES:
+            raise InvalidTransition(
+                f"appointment {appointment_id} is {row.status!r}; only "
+                f"{' or '.join(w.OPEN_STATUSES)} appointments can be rescheduled"
+            )
+        if row.slot is None:
+            raise InvalidTransition(f"no free slot to move appointment {appointment_id} to")
+        return row.slot.astimezone(UTC)  # type: ignore[no-any-return]
 
     def _check_transition(self, appointment_id: int, status: Any) -> None:
         with self.engine.connect() as conn:

@@ -8,7 +8,8 @@ Every row written gets ``version = version + 1`` and ``updated_at = now``.
 Bad arguments raise :class:`~evalcache.errors.ConfigError` before the database is touched;
 unknown ids raise :class:`NotFoundError` and a write not allowed in the row's current state
 raises :class:`InvalidStateError`, both before anything is written (the transaction is rolled
-back).
+back). Every write keeps one invariant of the seeded data: an availability slot is booked
+exactly when an appointment of its expert that is not cancelled starts at its time.
 
 Longer than most modules on purpose: one function per write of the application, each with
 its checks, its SQL and the event it reports, read side by side.
@@ -16,8 +17,9 @@ its checks, its SQL and the event it reports, read side by side.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, text
@@ -120,29 +122,28 @@ def _default_change(
     return {"status": "verified" if status == "pending" else "pending"}
 
 
-def update_user_profile(
+def _renamed(conn: Connection, user_id: int) -> dict[str, Any]:
+    """A new last name: the stem (before any `` #n``) numbered with the row's next version, so
+    every rename changes it."""
+    row = conn.execute(
+        text("SELECT last_name, version FROM profiles WHERE user_id = :u"), {"u": user_id}
+    ).first()
+    if row is None:
+        raise NotFoundError("profiles row of user", user_id)
+    stem = str(row.last_name).split(" #", 1)[0][:80]
+    return {"last_name": f"{stem} #{int(row.version) + 1}"}
+
+
+def _update_user(
     engine: Engine,
     user_id: int,
-    update_type: UpdateType,
-    changes: Mapping[str, Any] | None,
+    update_type: str,
+    change: Callable[[Connection], dict[str, Any]],
     now: datetime,
 ) -> WriteEvent:
-    """Update a user's profile, preferences or verification row.
-
-    ``changes`` maps column names to new values (accepted columns depend on ``update_type``);
-    ``None`` makes a deterministic change: profile -> ``bio`` stamped with ``now``,
-    preferences -> toggle ``email_notifications``, verification -> ``pending`` becomes
-    ``verified``, anything else becomes ``pending``. A verification status of ``pending`` sets
-    ``submitted_at = now``; ``verified`` sets ``verified_at = now``. Also bumps
-    ``users.version``. The event's ``expert_id`` is set when the user is an expert.
-    """
-    _check_id("user_id", user_id)
-    if update_type not in UPDATE_TYPES:
-        raise ConfigError(
-            "update_type", f"unknown update type {update_type!r}; known: {', '.join(UPDATE_TYPES)}"
-        )
-    checked = None if changes is None else _check_changes(update_type, changes)
-    now = require_aware("now", now)
+    """One user row update of ``update_type``'s table (columns from ``change``, called inside
+    the transaction with the user locked), ``users.version`` bumped; an expert's
+    ``experts.is_verified`` follows a verification status (``verified`` or not)."""
     table = _UPDATABLE[update_type][0]
     with engine.begin() as conn:
         role = conn.execute(
@@ -150,9 +151,7 @@ def update_user_profile(
         ).scalar()
         if role is None:
             raise NotFoundError("user", user_id)
-        values = (
-            checked if checked is not None else _default_change(conn, update_type, user_id, now)
-        )
+        values = change(conn)
         if values.get("status") == "pending":
             values["submitted_at"] = now
         elif values.get("status") == "verified":
@@ -171,19 +170,76 @@ def update_user_profile(
             text("UPDATE users SET version = version + 1, updated_at = :now WHERE id = :u"),
             {"now": now, "u": user_id},
         )
+        tables = [table, "users"]
         expert_id = None
         if role == "expert":
             expert_id = conn.execute(
                 text("SELECT id FROM experts WHERE user_id = :u"), {"u": user_id}
             ).scalar()
+        if expert_id is not None and "status" in values:
+            # an expert is listed only once verified: the flag follows the verification
+            listed = values["status"] == "verified"
+            flipped = conn.execute(
+                text(
+                    "UPDATE experts SET is_verified = :v, version = version + 1, "
+                    "updated_at = :now WHERE id = :e AND is_verified <> :v"
+                ),
+                {"v": listed, "now": now, "e": expert_id},
+            )
+            if flipped.rowcount:
+                tables.append("experts")
     return WriteEvent(
         kind="user_updated",
         user_id=user_id,
         expert_id=expert_id,
         detail=update_type,
-        tables=(table, "users"),
+        tables=tuple(tables),
         committed_at=now.timestamp(),
+        columns=tuple(values),
     )
+
+
+def update_user_profile(
+    engine: Engine,
+    user_id: int,
+    update_type: UpdateType,
+    changes: Mapping[str, Any] | None,
+    now: datetime,
+) -> WriteEvent:
+    """Update a user's profile, preferences or verification row.
+
+    ``changes`` maps column names to new values (accepted columns depend on ``update_type``);
+    ``None`` makes a deterministic change: profile -> ``bio`` stamped with ``now``,
+    preferences -> toggle ``email_notifications``, verification -> ``pending`` becomes
+    ``verified``, anything else becomes ``pending``. A verification status of ``pending`` sets
+    ``submitted_at = now``; ``verified`` sets ``verified_at = now``, and an expert's
+    ``experts.is_verified`` becomes whether the status is ``verified`` (``experts`` is then
+    among the event's tables if the flag changed). Also bumps ``users.version``. The event's
+    ``expert_id`` is set when the user is an expert; its ``columns`` are those written.
+    """
+    _check_id("user_id", user_id)
+    if update_type not in UPDATE_TYPES:
+        raise ConfigError(
+            "update_type", f"unknown update type {update_type!r}; known: {', '.join(UPDATE_TYPES)}"
+        )
+    checked = None if changes is None else _check_changes(update_type, changes)
+    now = require_aware("now", now)
+
+    def change(conn: Connection) -> dict[str, Any]:
+        if checked is not None:
+            return dict(checked)
+        return _default_change(conn, update_type, user_id, now)
+
+    return _update_user(engine, user_id, update_type, change, now)
+
+
+def rename_user(engine: Engine, user_id: int, now: datetime) -> WriteEvent:
+    """A user changes their name: ``profiles.last_name`` becomes its stem numbered with the
+    row's next version (``Smith`` -> ``Smith #2`` -> ``Smith #3``), always a new value. The
+    event is a ``user_updated``/``profile`` one with ``columns == ("last_name",)``."""
+    _check_id("user_id", user_id)
+    now = require_aware("now", now)
+    return _update_user(engine, user_id, "profile", lambda conn: _renamed(conn, user_id), now)
 
 
 def _expert_user(conn: Connection, expert_id: int) -> int:
@@ -193,6 +249,62 @@ def _expert_user(conn: Connection, expert_id: int) -> int:
     if user_id is None:
         raise NotFoundError("expert", expert_id)
     return int(user_id)
+
+
+MAX_HOURLY_RATE = Decimal("99999999.99")  # experts.hourly_rate is NUMERIC(10, 2)
+RATE_STEP = Decimal("5.00")
+
+
+def update_expert_rate(
+    engine: Engine, expert_id: int, hourly_rate: Decimal | int | None, now: datetime
+) -> WriteEvent:
+    """An expert changes their fee (``experts.hourly_rate``, 2 decimals).
+
+    ``None`` makes a deterministic change: ``RATE_STEP`` up when the row's version is odd,
+    down when even (up when that would reach 0), so a rate moves and comes back. Payments
+    already booked keep their amounts. The event is ``expert_updated`` with detail and
+    ``columns`` ``hourly_rate``, ``user_id`` the expert's user.
+    """
+    _check_id("expert_id", expert_id)
+    if hourly_rate is not None:
+        if isinstance(hourly_rate, bool) or not isinstance(hourly_rate, int | Decimal):
+            raise ConfigError(
+                "hourly_rate", f"must be a Decimal or int (or None), got {hourly_rate!r}"
+            )
+        hourly_rate = Decimal(hourly_rate)
+        if not (hourly_rate.is_finite() and 0 < hourly_rate <= MAX_HOURLY_RATE):
+            raise ConfigError(
+                "hourly_rate", f"must be in (0, {MAX_HOURLY_RATE}], got {hourly_rate}"
+            )
+        hourly_rate = hourly_rate.quantize(Decimal("0.01"))
+    now = require_aware("now", now)
+    with engine.begin() as conn:
+        row = conn.execute(
+            text("SELECT user_id, hourly_rate, version FROM experts WHERE id = :e FOR UPDATE"),
+            {"e": expert_id},
+        ).first()
+        if row is None:
+            raise NotFoundError("expert", expert_id)
+        rate = hourly_rate
+        if rate is None:
+            down = row.version % 2 == 0 and row.hourly_rate > RATE_STEP
+            rate = row.hourly_rate - RATE_STEP if down else row.hourly_rate + RATE_STEP
+        conn.execute(
+            text(
+                "UPDATE experts SET hourly_rate = :r, version = version + 1, updated_at = :now "
+                "WHERE id = :e"
+            ),
+            {"r": rate, "now": now, "e": expert_id},
+        )
+    return WriteEvent(
+        kind="expert_updated",
+        user_id=int(row.user_id),
+        expert_id=expert_id,
+        detail="hourly_rate",
+        tables=("experts",),
+        committed_at=now.timestamp(),
+        columns=("hourly_rate",),
+    )
 
 
 def update_expert_availability(
@@ -205,7 +317,8 @@ def update_expert_availability(
 
     Deletes the expert's slots with ``starts_at >= now`` and inserts ``slots`` (each
     ``(starts_at, ends_at)``, aware, ``now <= starts_at < ends_at``). A new slot is marked
-    booked when a scheduled or confirmed appointment of the expert starts at that time.
+    booked when an appointment of the expert that is not cancelled starts at that time (the
+    rule every write keeps: see :func:`_sync_slot`).
     """
     _check_id("expert_id", expert_id)
     now = require_aware("now", now)
@@ -235,7 +348,7 @@ def update_expert_availability(
                         (expert_id, starts_at, ends_at, is_booked, updated_at, version)
                     SELECT :e, t.s, t.e, EXISTS (
                         SELECT 1 FROM appointments a WHERE a.expert_id = :e
-                        AND a.scheduled_at = t.s AND a.status IN ('scheduled', 'confirmed')),
+                        AND a.scheduled_at = t.s AND a.status <> 'cancelled'),
                         :now, 1
                     FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
                         AS t(s, e)
@@ -336,12 +449,46 @@ def create_appointment(
     )
 
 
+_SYNC_SLOT_SQL = text(
+    """
+    UPDATE availability_slots s SET is_booked = b.booked, version = s.version + 1,
+        updated_at = :now
+    FROM (SELECT EXISTS (SELECT 1 FROM appointments a WHERE a.expert_id = :e
+                         AND a.scheduled_at = :at AND a.status <> 'cancelled') AS booked) b
+    WHERE s.expert_id = :e AND s.starts_at = :at AND s.is_booked <> b.booked
+    """
+)
+
+
+def _sync_slot(conn: Connection, expert_id: int, at: datetime, now: datetime) -> bool:
+    """Make the expert's slot starting at ``at`` (if any) booked exactly when an appointment
+    that is not cancelled starts then; True if it changed (freed or booked)."""
+    done = conn.execute(_SYNC_SLOT_SQL, {"e": expert_id, "at": at, "now": now})
+    return bool(done.rowcount)
+
+
+def _lock_appointment(conn: Connection, appointment_id: int) -> Any:
+    row = conn.execute(
+        text(
+            "SELECT user_id, expert_id, scheduled_at, status FROM appointments "
+            "WHERE id = :a FOR UPDATE"
+        ),
+        {"a": appointment_id},
+    ).first()
+    if row is None:
+        raise NotFoundError("appointment", appointment_id)
+    return row
+
+
 def change_appointment_status(
     engine: Engine, appointment_id: int, status: str, now: datetime
 ) -> WriteEvent:
     """Set an appointment's status (one of ``APPOINTMENT_STATUSES``); detail is the new status.
 
-    Payments and slots are left as they are (a cancellation does not free the slot)."""
+    A cancellation frees the expert's slot at the appointment's time (unless another
+    appointment that is not cancelled holds it), and leaving ``cancelled`` books it again:
+    ``availability_slots`` is then among the event's tables. Payments are left as they are.
+    Allowed transitions are the caller's business (the repository checks them)."""
     _check_id("appointment_id", appointment_id)
     if status not in APPOINTMENT_STATUSES:
         raise ConfigError(
@@ -349,23 +496,94 @@ def change_appointment_status(
             f"unknown appointment status {status!r}; known: {', '.join(APPOINTMENT_STATUSES)}",
         )
     now = require_aware("now", now)
+    tables = ["appointments"]
     with engine.begin() as conn:
-        row = conn.execute(
+        row = _lock_appointment(conn, appointment_id)
+        conn.execute(
             text(
                 "UPDATE appointments SET status = :s, version = version + 1, updated_at = :now "
-                "WHERE id = :a RETURNING user_id, expert_id"
+                "WHERE id = :a"
             ),
             {"s": status, "now": now, "a": appointment_id},
-        ).first()
-        if row is None:
-            raise NotFoundError("appointment", appointment_id)
+        )
+        if "cancelled" in (row.status, status) and _sync_slot(
+            conn, row.expert_id, row.scheduled_at, now
+        ):
+            tables.append("availability_slots")
     return WriteEvent(
         kind="appointment_status_changed",
         user_id=int(row.user_id),
         expert_id=int(row.expert_id),
         appointment_id=appointment_id,
         detail=status,
-        tables=("appointments",),
+        tables=tuple(tables),
+        committed_at=now.timestamp(),
+    )
+
+
+OPEN_STATUSES: tuple[str, ...] = ("scheduled", "confirmed")
+
+
+def reschedule_appointment(
+    engine: Engine, appointment_id: int, scheduled_at: datetime, now: datetime
+) -> WriteEvent:
+    """Move a scheduled or confirmed appointment to ``scheduled_at``, the start of a free slot
+    of the same expert: that slot becomes booked and the old time's slot is freed (unless
+    another appointment that is not cancelled holds it). Status, duration and payment stay.
+
+    Raises :class:`InvalidStateError` when the appointment is not open, already at that time,
+    or the expert has no free slot starting then.
+    """
+    _check_id("appointment_id", appointment_id)
+    scheduled_at = require_aware("scheduled_at", scheduled_at)
+    now = require_aware("now", now)
+    if scheduled_at < now:
+        raise ConfigError(
+            "scheduled_at", f"must not be before now ({iso(now)}), got {iso(scheduled_at)}"
+        )
+    with engine.begin() as conn:
+        row = _lock_appointment(conn, appointment_id)
+        if row.status not in OPEN_STATUSES:
+            raise InvalidStateError(
+                f"appointment {appointment_id} is {row.status!r}; only "
+                f"{' or '.join(OPEN_STATUSES)} appointments can be rescheduled"
+            )
+        if row.scheduled_at == scheduled_at:
+            raise InvalidStateError(
+                f"appointment {appointment_id} is already at {iso(scheduled_at)}"
+            )
+        slot = conn.execute(
+            text(
+                "SELECT id FROM availability_slots WHERE expert_id = :e AND starts_at = :at "
+                "AND NOT is_booked ORDER BY id LIMIT 1 FOR UPDATE"
+            ),
+            {"e": row.expert_id, "at": scheduled_at},
+        ).scalar()
+        if slot is None:
+            raise InvalidStateError(
+                f"expert {row.expert_id} has no free slot starting at {iso(scheduled_at)}"
+            )
+        conn.execute(
+            text(
+                "UPDATE appointments SET scheduled_at = :at, version = version + 1, "
+                "updated_at = :now WHERE id = :a"
+            ),
+            {"at": scheduled_at, "now": now, "a": appointment_id},
+        )
+        conn.execute(
+            text(
+                "UPDATE availability_slots SET is_booked = true, version = version + 1, "
+                "updated_at = :now WHERE id = :s"
+            ),
+            {"now": now, "s": slot},
+        )
+        _sync_slot(conn, row.expert_id, row.scheduled_at, now)
+    return WriteEvent(
+        kind="appointment_rescheduled",
+        user_id=int(row.user_id),
+        expert_id=int(row.expert_id),
+        appointment_id=appointment_id,
+        tables=("appointments", "availability_slots"),
         committed_at=now.timestamp(),
     )
 
@@ -400,6 +618,46 @@ def complete_payment(engine: Engine, payment_id: int, now: datetime) -> WriteEve
         )
     return WriteEvent(
         kind="payment_completed",
+        user_id=int(row.user_id),
+        expert_id=int(row.expert_id),
+        appointment_id=int(row.appointment_id),
+        payment_id=payment_id,
+        tables=("payments",),
+        committed_at=now.timestamp(),
+    )
+
+
+def refund_payment(engine: Engine, payment_id: int, now: datetime) -> WriteEvent:
+    """Refund a ``succeeded`` payment: it becomes ``refunded`` (``paid_at`` stays, as on the
+    seeded refunds), so it leaves the revenue and earnings sums.
+
+    Raises :class:`InvalidStateError` if the payment is not succeeded (refunding twice is a
+    workload bug worth seeing)."""
+    _check_id("payment_id", payment_id)
+    now = require_aware("now", now)
+    with engine.begin() as conn:
+        row = conn.execute(
+            text(
+                "SELECT status, appointment_id, user_id, expert_id FROM payments "
+                "WHERE id = :p FOR UPDATE"
+            ),
+            {"p": payment_id},
+        ).first()
+        if row is None:
+            raise NotFoundError("payment", payment_id)
+        if row.status != "succeeded":
+            raise InvalidStateError(
+                f"payment {payment_id} is {row.status!r}; only 'succeeded' payments can be refunded"
+            )
+        conn.execute(
+            text(
+                "UPDATE payments SET status = 'refunded', version = version + 1, "
+                "updated_at = :now WHERE id = :p"
+            ),
+            {"now": now, "p": payment_id},
+        )
+    return WriteEvent(
+        kind="payment_refunded",
         user_id=int(row.user_id),
         expert_id=int(row.expert_id),
         appointment_id=int(row.appointment_id),

@@ -58,15 +58,18 @@ def map_pools(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The workload's id pools from ``load_id_pools`` output, and the specialization names.
 
     ``users`` are the patients (most appointments first, so Zipf follows the seeded skew);
-    specializations are drawn as positions into the returned name list. Empty pools are left
-    out so the generator names them if a workload needs them.
+    appointment writes draw the open (scheduled or confirmed) appointments, refunds the
+    succeeded payments (most recently paid first); specializations are drawn as positions into
+    the returned name list. Empty pools are left out so the generator names them if a workload
+    needs them.
     """
     names = [str(s) for s in raw.get("specializations", [])]
     pools: dict[str, Any] = {
         "users": raw["patients"],
         "experts": raw["experts"],
-        "appointments": raw["appointments"],
+        "open_appointments": raw["open_appointments"],
         "pending_payments": raw["pending_payments"],
+        "succeeded_payments": raw["succeeded_payments"],
         "specializations": np.arange(len(names), dtype=np.int64),
     }
     return {k: v for k, v in pools.items() if len(v)}, names

@@ -38,10 +38,13 @@ WILD = "*"  # a group id standing for "every id": produced only when lookups are
 
 EventKind = Literal[
     "user_updated",  # detail: "profile" | "preferences" | "verification"
+    "expert_updated",  # detail: the experts column written ("hourly_rate")
     "availability_updated",
     "appointment_created",
     "appointment_status_changed",  # detail: the new status
+    "appointment_rescheduled",
     "payment_completed",
+    "payment_refunded",
     "review_added",
     "user_created",  # a new user with its profile rows
 ]
@@ -60,12 +63,15 @@ class WriteEvent:
         experts row, ``user_id`` of the users row (a patient, or the expert's own user row for
         an expert profile update).
     detail:
-        Sub-kind: the update type of ``user_updated``, the new status of
-        ``appointment_status_changed``.
+        Sub-kind: the update type of ``user_updated``, the column of ``expert_updated``, the
+        new status of ``appointment_status_changed``.
     tables:
         Tables the transaction wrote, for table-version strategies.
     committed_at:
         Clock time (the run's clock) at which the write committed.
+    columns:
+        Columns of the ``detail``'s table the write changed, when the application knows them
+        (``()``: unknown, any may have changed; a row-change feed cannot tell).
     """
 
     kind: EventKind
@@ -77,6 +83,7 @@ class WriteEvent:
     detail: str | None = None
     tables: tuple[str, ...] = field(default=())
     committed_at: float = 0.0
+    columns: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,34 @@
 """``seed``: the seed plan's invalidation code, exactly as written.
 
-The seed plan (``database-cache-integration-plan.md``) invalidates with these calls; each is
-reproduced with its own key strings, including those that match nothing in the plan's own key
-layout (kept on purpose: the workbench must show what the plan delivers):
+The seed plan (``database-cache-integration-plan.md``) invalidates with the calls listed below;
+each is reproduced with its own key strings, including those that match nothing in the plan's
+own key layout (kept on purpose: the workbench must show what the plan delivers).
+
+Each write of the application goes through the plan's code for it (the writes the plan has
+no code for through the nearest it has):
+
+- ``user_updated`` (a patient's or an expert's own name or bio, preferences, verification;
+  ``U`` the expert's user for an expert): ``updateUserProfile(U)`` then
+  ``invalidateOnUserUpdate(U, type)``, ``type`` the event's detail (``profile`` for a name or
+  a bio). An expert's verification also flips ``is_verified``; the plan knows nothing of it.
+- ``expert_updated`` (an expert's fee): the plan has no expert profile update, so the fee
+  goes through the same profile path of the expert's user: ``updateUserProfile(U)`` and
+  ``invalidateOnUserUpdate(U, 'profile')``; neither names ``expert_profile:E:*`` nor the
+  listings, which show the fee.
+- ``availability_updated``: ``invalidateAvailabilityCaches(E)``.
+- ``appointment_created``: ``invalidateAppointmentCaches(U, E)``.
+- ``appointment_status_changed`` (confirm, complete, no-show, cancel):
+  ``invalidateOnAppointmentChange(A, 'status_change')``; the slot a cancellation frees
+  (``expert_profile:E:full``, the expert's dashboard availability) is not its concern.
+- ``appointment_rescheduled``: ``invalidateOnAppointmentChange(A, 'reschedule')``, the same
+  keys without the admin dashboard (only ``'status_change'`` adds it), nothing for the slots.
+- ``payment_completed``: ``invalidateOnPaymentComplete(P)``.
+- ``payment_refunded``: nothing (the plan has no refund path).
+- ``review_added``: nothing.
+- ``user_created``: nothing either (the plan has no user-creation path, so a cached "not
+  found" of a new id, or the admin dashboard's user count, waits for its TTL or the flush).
+
+The calls, with their key strings:
 
 - ``UserProfileCache.updateUserProfile``: ``invalidate(user_profile:U)`` then
   ``invalidateRelatedCaches(U)``: ``invalidate(user_appointments:U)`` (no status suffix: the
@@ -19,14 +45,12 @@ layout (kept on purpose: the workbench must show what the plan delivers):
 - ``AppointmentCache.invalidateAppointmentCaches(U, E)`` (on create): ``user_appointments:U:*``,
   ``expert_appointments:E:*``, ``dashboard:appointments:*`` (matches nothing),
   ``expert_profile:E:full``.
-- ``invalidateOnAppointmentChange(A, 'status_change')``: ``user_appointments:U:*``,
-  ``expert_appointments:E:*``, ``dashboard:user:U``, ``dashboard:expert:E``,
-  ``dashboard:admin:*``.
+- ``invalidateOnAppointmentChange(A, changeType)``: ``user_appointments:U:*``,
+  ``expert_appointments:E:*``, ``dashboard:user:U``, ``dashboard:expert:E``, and
+  ``dashboard:admin:*`` for ``'status_change'`` only.
 - ``invalidateOnPaymentComplete(P)``: ``user_payments:U:*``, ``expert_earnings:E:*``,
   ``dashboard:admin:*``, ``revenue_metrics:*``.
-- reviews: nothing. New users: nothing either (the plan has no user-creation path, so a cached
-  "not found" of a new id, or the admin dashboard's user count, waits for its TTL or the
-  flush). ``schedulePeriodicInvalidation``: every 30 minutes (clock time, driven by
+- ``schedulePeriodicInvalidation``: every 30 minutes (clock time, driven by
   :meth:`tick`) ``dashboard:*``, ``*:expired:*`` and ``cleanupStaleEntries(24 h)``.
 
 Fills are the plan's GET-then-SET (not race-free). With a refresh threshold on the cache
@@ -116,10 +140,23 @@ class SeedStrategy(PlainFills):
             )
         return 0  # invalidationMap[updateType] || []
 
+    def _on_appointment_change(self, u: int, e: int, change_type: str) -> int:
+        n = (
+            self._pattern("user_appointments", u, tail=True)
+            + self._pattern("expert_appointments", e, tail=True)
+            + self._key("dashboard", "user", u)
+            + self._key("dashboard", "expert", e)
+        )
+        if change_type == "status_change":
+            n += self._pattern("dashboard", "admin", tail=True)
+        return n
+
     def invalidate(self, event: WriteEvent) -> int:
         u, e = event.user_id, event.expert_id
         if event.kind == "user_updated" and u is not None:
             return self._update_user_profile(u) + self._on_user_update(u, event.detail)
+        if event.kind == "expert_updated" and u is not None:
+            return self._update_user_profile(u) + self._on_user_update(u, "profile")
         if event.kind == "availability_updated" and e is not None:
             return (
                 self._key("expert_profile", e, "full")
@@ -134,13 +171,9 @@ class SeedStrategy(PlainFills):
                 + self._key("expert_profile", e, "full")
             )
         if event.kind == "appointment_status_changed" and u is not None and e is not None:
-            return (
-                self._pattern("user_appointments", u, tail=True)
-                + self._pattern("expert_appointments", e, tail=True)
-                + self._key("dashboard", "user", u)
-                + self._key("dashboard", "expert", e)
-                + self._pattern("dashboard", "admin", tail=True)
-            )
+            return self._on_appointment_change(u, e, "status_change")
+        if event.kind == "appointment_rescheduled" and u is not None and e is not None:
+            return self._on_appointment_change(u, e, "reschedule")
         if event.kind == "payment_completed" and u is not None and e is not None:
             return (
                 self._pattern("user_payments", u, tail=True)
@@ -148,7 +181,7 @@ class SeedStrategy(PlainFills):
                 + self._pattern("dashboard", "admin", tail=True)
                 + self._pattern("revenue_metrics", tail=True)
             )
-        return 0  # review_added, user_created: the plan has no invalidation for them
+        return 0  # payment_refunded, review_added, user_created: the plan has no invalidation
 
     def tick(self, now: float) -> None:
         """The plan's ``setInterval`` flush, on clock time: due every ``flush_every``."""

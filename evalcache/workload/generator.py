@@ -25,7 +25,7 @@ from evalcache.errors import ConfigError
 from evalcache.workload.arrivals import iter_arrivals
 from evalcache.workload.popularity import Popularity
 from evalcache.workload.scrambled import LatestRanks
-from evalcache.workload.spec import OPERATIONS, POOLS, WorkloadSpec, parse_duration
+from evalcache.workload.spec import OPERATIONS, POOL_STREAMS, WorkloadSpec, parse_duration
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -235,11 +235,14 @@ class WorkloadGenerator:
     def batches(self) -> Iterator[RequestBatch]:
         """The stream as numpy blocks; each call starts over and yields the same blocks."""
         root = np.random.SeedSequence([self.seed, 0xE7A1])
-        (arr_ss, op_ss, det_ss, burst_ss, *pool_ss) = root.spawn(4 + len(POOLS))
+        (arr_ss, op_ss, det_ss, burst_ss, *pool_ss) = root.spawn(4 + len(POOL_STREAMS))
         rng_arr, rng_op = np.random.default_rng(arr_ss), np.random.default_rng(op_ss)
         rng_det, rng_burst = np.random.default_rng(det_ss), np.random.default_rng(burst_ss)
-        # One generator per pool name in the global POOLS order: stable across workloads.
-        rng_pool = {p: np.random.default_rng(ss) for p, ss in zip(POOLS, pool_ss, strict=True)}
+        # One generator per pool name in the fixed POOL_STREAMS order: stable across workloads
+        # and across pools added later.
+        rng_pool = {
+            p: np.random.default_rng(ss) for p, ss in zip(POOL_STREAMS, pool_ss, strict=True)
+        }
         pops = {p: self.popularity(p) for p in self.pools}
         # operations with a popularity of their own (a fitted spec); the pool's rng is shared
         op_pops = {

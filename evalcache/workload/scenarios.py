@@ -31,13 +31,21 @@ _MIXED_READS = {
     "read:dashboard_expert": 5,
     "read:dashboard_admin": 2,
 }
+# Every write of the application (percent of writes): the user edits, bookings and their
+# changes, payments and their refunds, reviews.
 _MIXED_WRITES = {
-    "write:user_profile": 25,
-    "write:availability": 15,
-    "write:create_appointment": 25,
-    "write:appointment_status": 15,
-    "write:complete_payment": 10,
-    "write:add_review": 10,
+    "write:patient_profile": 10,
+    "write:expert_profile": 10,
+    "write:preferences": 5,
+    "write:verification": 5,
+    "write:availability": 10,
+    "write:create_appointment": 20,
+    "write:appointment_status": 8,
+    "write:reschedule_appointment": 6,
+    "write:cancel_appointment": 6,
+    "write:complete_payment": 8,
+    "write:refund_payment": 4,
+    "write:add_review": 8,
 }
 _BROWSE_READS = {
     "read:experts_by_spec": 35,
@@ -45,9 +53,21 @@ _BROWSE_READS = {
     "read:expert_full": 20,
     "read:user_profile": 10,
 }
-_BROWSE_WRITES = {"write:add_review": 40, "write:availability": 40, "write:user_profile": 20}
-# Consumable rows are used once each, in order, so a payment is not completed twice.
-_SEQUENTIAL_PAYMENTS = {"pending_payments": PopularitySpec("sequential")}
+# What changes the directory: reviews, availability, experts' own edits and verifications.
+_BROWSE_WRITES = {
+    "write:add_review": 35,
+    "write:availability": 35,
+    "write:expert_profile": 15,
+    "write:patient_profile": 10,
+    "write:verification": 5,
+}
+# Consumable rows are used once each, in order, so a payment is not completed or refunded
+# twice and an appointment is confirmed, completed, moved or cancelled once per pass.
+_SEQUENTIAL = {
+    "pending_payments": PopularitySpec("sequential"),
+    "succeeded_payments": PopularitySpec("sequential"),
+    "open_appointments": PopularitySpec("sequential"),
+}
 
 
 #: YCSB's core workloads (``workloads/workloada``..``f``): proportions and distributions; the
@@ -97,13 +117,16 @@ def _builtin() -> dict[str, WorkloadSpec]:
                 "read:user_appointments": 30,
                 "read:expert_appointments": 20,
                 "read:expert_basic": 15,
-                "write:create_appointment": 50,
-                "write:availability": 25,
-                "write:appointment_status": 25,
+                "write:create_appointment": 40,
+                "write:availability": 20,
+                "write:appointment_status": 15,
+                "write:reschedule_appointment": 15,
+                "write:cancel_appointment": 10,
             },
             write_ratio=0.10,
             rate=100.0,
-            description="availability and appointment writes, ~90/10",
+            popularity=_SEQUENTIAL,
+            description="availability and appointment writes (booking, moving, cancelling), ~90/10",
         ),
         WorkloadSpec(
             "profile",
@@ -117,13 +140,14 @@ def _builtin() -> dict[str, WorkloadSpec]:
             {
                 "read:user_appointments": 60,
                 "read:dashboard_user": 40,
-                "write:complete_payment": 70,
-                "write:appointment_status": 30,
+                "write:complete_payment": 60,
+                "write:refund_payment": 15,
+                "write:appointment_status": 25,
             },
             write_ratio=0.30,
             rate=50.0,
-            popularity=_SEQUENTIAL_PAYMENTS,
-            description="status polls and payment completions, ~70/30",
+            popularity=_SEQUENTIAL,
+            description="status polls, payment completions and refunds, ~70/30",
         ),
         WorkloadSpec(
             "dashboard",
@@ -132,9 +156,12 @@ def _builtin() -> dict[str, WorkloadSpec]:
                 "read:dashboard_user": 30,
                 "read:dashboard_admin": 10,
                 "write:create_appointment": 50,
-                "write:appointment_status": 50,
+                "write:appointment_status": 30,
+                "write:reschedule_appointment": 10,
+                "write:cancel_appointment": 10,
             },
             write_ratio=0.01,
+            popularity=_SEQUENTIAL,
             rate=20.0,
             description="expert and admin dashboards polled, 99/1, expensive queries",
         ),
@@ -152,7 +179,7 @@ def _builtin() -> dict[str, WorkloadSpec]:
             write_ratio=0.05,
             rate=200.0,
             duration_s=900.0,
-            popularity=_SEQUENTIAL_PAYMENTS,
+            popularity=_SEQUENTIAL,
             cold_start=True,
             description="the mixed workload on an empty cache, no warm-up",
         ),
@@ -161,8 +188,8 @@ def _builtin() -> dict[str, WorkloadSpec]:
             {**_MIXED_READS, **_MIXED_WRITES},
             write_ratio=0.05,
             rate=200.0,
-            popularity=_SEQUENTIAL_PAYMENTS,
-            description="a blend of every family standing for production, 95/5 (the default)",
+            popularity=_SEQUENTIAL,
+            description="every family and every write, standing for production, 95/5 (the default)",
         ),
         *(_ycsb(letter) for letter in "abcdef"),
         WorkloadSpec(

@@ -95,11 +95,21 @@ OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
         *(_read(f.name, *f.pools, batch=f.batch, scan=f.scan) for f in _REGISTRY.values()),
+        # a patient's profile, preferences or verification (the update type drawn uniformly)
         _write("user_profile", "users", details=_USER_UPDATES),
+        _write("patient_profile", "users", details=("name", "bio")),
+        _write("expert_profile", "experts", details=("name", "fee", "bio")),
+        _write("preferences", "users"),
+        _write("verification", "experts"),  # an expert's: is_verified follows it
         _write("availability", "experts"),
         _write("create_appointment", "users", "experts"),
-        _write("appointment_status", "appointments", details=("confirmed", "cancelled")),
+        _write(
+            "appointment_status", "open_appointments", details=("confirmed", "completed", "no_show")
+        ),
+        _write("reschedule_appointment", "open_appointments"),
+        _write("cancel_appointment", "open_appointments"),
         _write("complete_payment", "pending_payments"),
+        _write("refund_payment", "succeeded_payments"),
         _write("add_review", "users", "experts"),
         # YCSB's insert (a new user with its rows) and read-modify-write (one request)
         _write("insert_user", grows="users"),
@@ -117,6 +127,19 @@ POOLS: tuple[str, ...] = tuple(sorted({p for op in OPERATIONS.values() for p in 
 THINK_KINDS: tuple[str, ...] = ("exponential", "fixed")
 #: Most closed-loop clients a workload may have.
 MAX_CLIENTS = 10_000
+
+#: Every pool name ever drawn from, in the order the generator spawns their random streams:
+#: new pools go at the end (retired ones keep their place), so an existing pool keeps its
+#: stream and a workload that does not change keeps its requests.
+POOL_STREAMS: tuple[str, ...] = (
+    "appointments",  # retired: appointment writes draw open appointments
+    "experts",
+    "pending_payments",
+    "specializations",
+    "users",
+    "open_appointments",
+    "succeeded_payments",
+)
 
 #: Parameters a user may override on a named workload.
 OVERRIDABLE: tuple[str, ...] = ("rate", "skew", "write_ratio", "duration")

@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 from evalcache.errors import ConfigError, UnknownNameError
+from evalcache.workload import generator
+from evalcache.workload.spec import POOL_STREAMS
+from evalcache.workload.spec import POOLS as SPEC_POOLS
 from evalcache.workload import (
     FAMILIES,
     OPERATIONS,
@@ -21,8 +24,9 @@ POOLS = {
     "users": np.arange(1, 2001),
     "experts": np.arange(5001, 5201),
     "specializations": np.arange(1, 31),
-    "appointments": np.arange(10_001, 30_001),
+    "open_appointments": np.arange(10_001, 12_001),
     "pending_payments": np.arange(900, 1400),
+    "succeeded_payments": np.arange(3000, 1500, -1),
 }
 SCENARIOS = {
     "browse",
@@ -125,7 +129,7 @@ def test_missing_pool_is_named_before_generating() -> None:
     with pytest.raises(ConfigError, match="pending_payments"):
         WorkloadGenerator(
             get_workload("payments"),
-            {"users": POOLS["users"], "appointments": POOLS["appointments"]},
+            {"users": POOLS["users"], "open_appointments": POOLS["open_appointments"]},
             seed=1,
         )
     with pytest.raises(ConfigError, match="integers"):
@@ -162,12 +166,28 @@ def test_requests_use_real_ids_and_argument_shapes() -> None:
             assert len(r.args) == spec.batch_size and set(r.args) <= users
         elif r.op == "write:create_appointment":
             assert r.args[0] in users and r.args[1] in experts
-        elif r.op == "write:user_profile":
-            assert r.args[0] in users and r.args[1] in ("profile", "preferences", "verification")
+        elif r.op == "write:patient_profile":
+            assert r.args[0] in users and r.args[1] in ("name", "bio")
+        elif r.op == "write:expert_profile":
+            assert r.args[0] in experts and r.args[1] in ("name", "fee", "bio")
+        elif r.op in ("write:preferences", "write:verification"):
+            assert r.args[0] in (users if r.op == "write:preferences" else experts)
+            assert len(r.args) == 1
+        elif r.op == "write:appointment_status":
+            assert 10_001 <= r.args[0] <= 12_000
+            assert r.args[1] in ("confirmed", "completed", "no_show")
+        elif r.op in ("write:reschedule_appointment", "write:cancel_appointment"):
+            assert 10_001 <= r.args[0] <= 12_000 and len(r.args) == 1
         elif r.op == "read:dashboard_admin":
             assert r.args == ()
         elif r.op == "write:complete_payment":
             assert 900 <= r.args[0] < 1400
+        elif r.op == "write:refund_payment":
+            assert 1500 < r.args[0] <= 3000
+    profile = get_workload("profile", rate=3000, duration=5)
+    details = {r.args[1] for r in WorkloadGenerator(profile, POOLS, seed=2)
+               if r.op == "write:user_profile"}  # fmt: skip
+    assert details == {"profile", "preferences", "verification"}  # kept for the profile mixes
 
 
 def test_key_popularity_follows_the_spec() -> None:
@@ -201,3 +221,20 @@ def test_sequential_pool_is_consumed_in_order() -> None:
     gen = WorkloadGenerator(get_workload("payments", rate=100), POOLS, seed=6, duration=10)
     paid = [r.args[0] for r in gen if r.op == "write:complete_payment"]
     assert paid == list(range(900, 900 + len(paid)))
+    reqs = list(WorkloadGenerator(get_workload("mixed", rate=400), POOLS, seed=6, duration=60))
+    refunded = [r.args[0] for r in reqs if r.op == "write:refund_payment"]
+    assert refunded == list(range(3000, 3000 - len(refunded), -1))  # most recently paid first
+    # the appointment writes share one pass over the open appointments: none is drawn twice
+    moved = [r.args[0] for r in reqs if r.op.endswith(("_status", "schedule_appointment",
+                                                          "cancel_appointment"))]  # fmt: skip
+    assert len(moved) > 30 and sorted(moved) == list(range(10_001, 10_001 + len(moved)))
+
+
+def test_every_pool_has_a_stream_and_new_pools_reshuffle_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert set(SPEC_POOLS) <= set(POOL_STREAMS)
+    before = _digest(7, "ycsb_a"), _digest(7, "browse")
+    # a pool added later gets the next stream: existing pools keep theirs
+    monkeypatch.setattr(generator, "POOL_STREAMS", (*POOL_STREAMS, "a_new_pool"))
+    assert (_digest(7, "ycsb_a"), _digest(7, "browse")) == before
