@@ -214,7 +214,6 @@ CASES: dict[str, Case] = {
     "expert fee": lambda app: ("expert_profile", (expert(app), "fee")),
     "expert bio": lambda app: ("expert_profile", (expert(app), "bio")),
     "preferences": lambda app: ("preferences", (patient(app),)),
-    "patient verification": lambda app: ("user_profile", (patient(app), "verification")),
     "expert delisted": lambda app: ("verification", (expert(app),)),
     "expert verified again": lambda app: ("verification", (int(app.one(
         "SELECT e.id FROM experts e JOIN verifications v ON v.user_id = e.user_id "
@@ -225,8 +224,6 @@ CASES: dict[str, Case] = {
         "SELECT max(id) FROM appointments WHERE status = 'scheduled'")), "confirmed")),
     "confirm an old one": lambda app: ("appointment_status", (open_appointment(app),
                                                               "confirmed")),
-    "complete": lambda app: ("appointment_status", (open_appointment(app, "confirmed"),
-                                                    "completed")),
     "reschedule": lambda app: ("reschedule_appointment", (open_appointment(app),)),
     "cancel": lambda app: ("cancel_appointment", (open_appointment(app, "confirmed"),)),
     "payment": lambda app: ("complete_payment", (int(app.one(

@@ -37,12 +37,20 @@ WRITES: list[tuple[str, tuple[Any, ...]]] = [
         for i in range(3)
         for t in ("profile", "preferences", "verification")
     ],
+    *[("patient_profile", (i, c)) for i in range(2) for c in ("name", "bio")],
+    *[("expert_profile", (i, c)) for i in range(2) for c in ("name", "fee", "bio")],
+    *[("preferences", (i,)) for i in range(2)],
+    *[("verification", (i,)) for i in range(2)],
     *[("availability", (i,)) for i in range(2)],
     *[("create_appointment", (p, e)) for p in range(2) for e in range(2)],
-    *[("appointment_status", (p, s)) for p in range(2) for s in ("confirmed", "cancelled")],
+    *[("appointment_status", (p, s)) for p in range(2) for s in ("confirmed", "completed")],
+    *[(op, (p,)) for p in range(2) for op in ("reschedule_appointment", "cancel_appointment")],
     *[("complete_payment", (p,)) for p in range(2)],
+    *[("refund_payment", (p,)) for p in range(2)],
     *[("add_review", (p, e)) for p in range(2) for e in range(2)],
 ]
+_OPEN = ("appointment_status", "reschedule_appointment", "cancel_appointment")
+_PAYMENT_STATUS = {"complete_payment": "pending", "refund_payment": "succeeded"}
 
 
 def do_write(
@@ -51,11 +59,13 @@ def do_write(
     """Run one write; ``None`` when it has no target now or is an invalid transition."""
     if op == "user_profile":
         args: tuple[Any, ...] = (hot.users[idx[0]], idx[1])
-    elif op == "availability":
-        args = (hot.experts[idx[0]],)
+    elif op in ("patient_profile", "preferences"):
+        args = (hot.patients[idx[0]], *idx[1:])
+    elif op in ("expert_profile", "verification", "availability"):
+        args = (hot.experts[idx[0]], *idx[1:])
     elif op in ("create_appointment", "add_review"):
         args = (hot.patients[idx[0]], hot.experts[idx[1]])
-    elif op == "appointment_status":
+    elif op in _OPEN:
         with engine.connect() as conn:
             a = conn.execute(
                 text("SELECT max(id) FROM appointments WHERE user_id = :u AND expert_id = ANY(:e)"
@@ -64,12 +74,12 @@ def do_write(
             ).scalar()  # fmt: skip
         if a is None:
             return None
-        args = (a, idx[1])
+        args = (a, *idx[1:])
     else:
         with engine.connect() as conn:
             p = conn.execute(
-                text("SELECT max(id) FROM payments WHERE user_id = :u AND status = 'pending'"),
-                {"u": hot.patients[idx[0]]},
+                text("SELECT max(id) FROM payments WHERE user_id = :u AND status = :s"),
+                {"u": hot.patients[idx[0]], "s": _PAYMENT_STATUS[op]},
             ).scalar()
         if p is None:
             return None
