@@ -32,6 +32,7 @@ from evalcache.runner.oracle import StalenessOracle
 from evalcache.settings import Settings
 from evalcache.strategies.api import WriteEvent
 from evalcache.strategies.generation import GenerationStrategy
+from evalcache.workload.scenarios import WORKLOADS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -243,6 +244,51 @@ def test_seed_shows_its_gaps_by_write_type(runner_settings: Settings) -> None:
     assert review["writes_with_dependents"] > 0 and review["entries_stale"] > 0
     assert review["fully_invalidated_share"] < 0.5
     assert 0 < acc["overall"]["fully_invalidated_share"] < 0.95
+
+
+# Every write of the application, often enough that each occurs in a short run.
+EVERY_WRITE = {**SERIAL, "write_ratio": 0.5, "duration_s": 20}
+MIXED_WRITES = [op for op in WORKLOADS["mixed"].operations if op.startswith("write:")]
+
+
+@pytest.fixture(scope="module")
+def every_write(runner_settings: Settings) -> dict[str, dict[str, Any]]:
+    """``mixed`` at a high write ratio under ``tags`` and under ``seed``: strategy -> summary."""
+    return {
+        name: run(
+            {**EVERY_WRITE, "strategy": name}, settings=runner_settings, progress=False
+        ).summary
+        for name in ("tags", "seed")
+    }
+
+
+def test_every_write_of_mixed_occurs_and_tags_misses_none(
+    every_write: dict[str, dict[str, Any]],
+) -> None:
+    s = every_write["tags"]
+    by_write = _accuracy(s)["by_write"]
+    assert len(MIXED_WRITES) == 12 and set(MIXED_WRITES) == set(by_write)
+    for op in MIXED_WRITES:
+        f = by_write[op]
+        assert f["writes"] > 0 and f["entries_stale"] == 0, (op, f)
+    # the writes that change cached answers others read had cached dependents to check
+    with_dependents = {op for op, f in by_write.items() if f["writes_with_dependents"]}
+    assert len(with_dependents) >= 9, sorted(set(MIXED_WRITES) - with_dependents)
+    assert s["stale_reads"] == 0
+
+
+def test_seed_leaves_its_gaps_by_write(every_write: dict[str, dict[str, Any]]) -> None:
+    by_write = _accuracy(every_write["seed"])["by_write"]
+    assert set(MIXED_WRITES) == set(by_write)
+    # the plan never invalidates an expert's profile or listings on the expert's own edits, nor
+    # other users' lists embedding a new name
+    for op in ("write:expert_profile", "write:verification", "write:patient_profile"):
+        f = by_write[op]
+        assert f["writes_with_dependents"] > 0 and f["entries_stale"] > 0, (op, f)
+    # the plan's calls cover a preference change: its one dependent is the user's profile
+    assert by_write["write:preferences"]["entries_stale"] == 0
+    stale = sum(f["entries_stale"] for f in by_write.values())
+    assert stale > 10
 
 
 HOT = {
