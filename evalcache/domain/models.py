@@ -6,8 +6,8 @@ and an integer ``version`` that every write bumps: the staleness oracle and vers
 cache fills compare it. ``users.version`` is an aggregate version: a write to a user's
 profile, preferences or verification also bumps it, so one row version tells whether anything
 :func:`~evalcache.domain.queries.get_user_profile` returns changed. ``experts.version`` changes
-with the experts row only (a review changes its rating); availability slots, appointments and
-payments carry their own versions.
+with the experts row only (a review's rating, a fee, the verification flag); availability slots,
+appointments and payments carry their own versions.
 
 Indexes are the ones the queries in :mod:`evalcache.domain.queries` need (checked with EXPLAIN
 in the tests).

@@ -418,7 +418,8 @@ def test_cancelling_frees_the_slot_unless_another_appointment_holds_it(engine: E
                "WHERE id=203") == (False, 3, NOW)  # fmt: skip
     with engine.connect() as conn:
         full = q.get_expert_profile(conn, 10, include_availability=True, now=NOW)
-    assert full is not None and {s["id"]: s["is_booked"] for s in full["availability"]}[203] is False
+    assert full is not None
+    assert {s["id"]: s["is_booked"] for s in full["availability"]}[203] is False
     # leaving cancelled books it again; a confirmation leaves the slot alone
     ev = w.change_appointment_status(engine, int(first.appointment_id or 0), "scheduled", NOW)
     assert ev.tables == ("appointments", "availability_slots") and slot_booked(engine, 203)

@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 
 from evalcache.errors import ConfigError, UnknownNameError
-from evalcache.workload import generator
-from evalcache.workload.spec import POOL_STREAMS
-from evalcache.workload.spec import POOLS as SPEC_POOLS
 from evalcache.workload import (
     FAMILIES,
     OPERATIONS,
     WorkloadGenerator,
     WorkloadSpec,
+    generator,
     get_workload,
     parse_duration,
     workload_names,
 )
+from evalcache.workload.spec import POOL_STREAMS
+from evalcache.workload.spec import POOLS as SPEC_POOLS
 
 POOLS = {
     "users": np.arange(1, 2001),
