@@ -1,10 +1,11 @@
 """Committed row changes as write events: PostgreSQL row triggers and LISTEN/NOTIFY.
 
 Row triggers (``AFTER INSERT OR UPDATE OR DELETE``) on the mutable domain tables call
-``pg_notify('evalcache_rows', json)`` with the table, ``statement_timestamp()`` and the row's
-``user_id``/``expert_id`` (its ``id`` for ``users``/``experts``). PostgreSQL delivers them
-after the commit, in commit order, and folds identical payloads of one transaction (the rows of
-one statement), so a 20-slot availability rewrite is one or two notifications.
+``pg_notify('evalcache_rows', json)`` with the table, the operation, ``statement_timestamp()``
+and the row's ``user_id``/``expert_id`` (its ``id`` for ``users``/``experts``). PostgreSQL
+delivers them after the commit, in commit order, and folds identical payloads of one
+transaction (the rows of one statement), so a 20-slot availability rewrite is one or two
+notifications.
 
 :class:`PgChangeFeed` listens on its own psycopg connection and thread, maps each row change to
 the :class:`WriteEvent` it stands for (:func:`row_event`) and hands it to the strategy's
@@ -49,6 +50,7 @@ BEGIN
   IF TG_OP = 'DELETE' THEN r := to_jsonb(OLD); ELSE r := to_jsonb(NEW); END IF;
   PERFORM pg_notify('{CHANNEL}', json_build_object(
     't', TG_TABLE_NAME,
+    'op', TG_OP,
     'ts', extract(epoch FROM statement_timestamp()),
     'id', CASE WHEN TG_TABLE_NAME IN ('users', 'experts') THEN r->'id' END,
     'u', r->'user_id',
@@ -92,7 +94,9 @@ def row_event(
     cancellation have the same groups, their slots arrive as ``availability_slots`` rows), a
     payments row for a completion (a refund has the same groups)."""
     t, u, e = payload.get("t"), payload.get("u"), payload.get("e")
-    if t == "users":
+    if t == "users":  # a new user: a cached "not found" of it and the user count go stale
+        if payload.get("op") == "INSERT":
+            return WriteEvent("user_created", user_id=payload.get("id"))
         return WriteEvent("user_updated", user_id=payload.get("id"))
     if t in _DETAIL:
         detail = _DETAIL[str(t)]

@@ -26,7 +26,8 @@ looked up after the commit, see :func:`lookup_related`)::
     payment_refunded            patient:U expert_appts:E admin
     review_added                expert:E + spec:S for S in specs(E) (rating and order change)
     user_created                user:U (a cached "not found" of the new id, alone or in a
-                                batch or scan) admin (it counts the users)
+                                batch or scan) patient:U (its dashboard, "not found" before)
+                                admin (it counts the users)
 
 Profile events whose ``columns`` are unknown (``()``, the change feed's) count every column as
 changed. Without look-ups (``exact=False``) the looked-up groups are wildcards (``patient:*``)
@@ -180,7 +181,7 @@ def event_groups(
         if "availability_slots" in event.tables:
             out.append(f"slots:{e}")
     elif kind == "user_created":
-        out += [f"user:{u}", "admin"]
+        out += [f"user:{u}", f"patient:{u}", "admin"]
     return list(dict.fromkeys(out))
 
 

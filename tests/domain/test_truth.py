@@ -185,7 +185,8 @@ def test_agrees_after_every_kind_of_write(seeded: Engine) -> None:
     for update in ("profile", "preferences", "verification"):
         step("user_profile", u, update)
     step("user_profile", int(pools["expert_users"][0]), "profile")  # an expert's own profile
-    step("expert_profile", e, "name")  # names and fees are plain values: one of them
+    step("expert_profile", e, "name")
+    step("expert_profile", e, "fee")
     step("verification", e)  # listed or not: the listings follow
     step("availability", e)
     booked = step("create_appointment", u, e)
@@ -197,5 +198,6 @@ def test_agrees_after_every_kind_of_write(seeded: Engine) -> None:
     step("appointment_status", booked.appointment_id, "completed")
     step("add_review", u, e)
     step("add_review", patients[2], experts[1])
+    step("insert_user", int(max(pools["all_users"])) + 1)
     assert kinds == set(get_args(EventKind)), kinds  # every kind of write the repository makes
     repo.close()

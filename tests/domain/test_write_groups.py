@@ -22,6 +22,7 @@ from scratch_db import ScratchDatabases
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from evalcache.clock import VirtualClock
+from evalcache.domain.changefeed import row_event
 from evalcache.domain.invalidation import AppDependencies, event_groups
 from evalcache.domain.pools import load_expert_specializations
 from evalcache.domain.repositories import WRITE_ARGS, CachedRepository
@@ -231,6 +232,7 @@ CASES: dict[str, Case] = {
     "refund": lambda app: ("refund_payment", (int(app.one(
         "SELECT id FROM payments WHERE status = 'succeeded' ORDER BY paid_at DESC LIMIT 1")),)),
     "review": lambda app: ("add_review", (patient(app), expert(app))),
+    "new user": lambda app: ("insert_user", (int(app.one("SELECT max(id) FROM users")) + 1,)),
 }  # fmt: skip
 
 
@@ -254,3 +256,22 @@ def test_groups_are_the_changed_answers(app: App, case: str) -> None:
         assert not any(g.startswith(("patient:", "expert_appts:")) for g in groups), groups
     if case in ("cancel", "reschedule"):
         assert f"slots:{event.expert_id}" in groups
+
+
+def test_the_change_feed_names_each_row_change() -> None:
+    def expert_of(user: Any) -> int | None:
+        return 7 if user == 70 else None
+
+    def kind(**payload: Any) -> str | None:
+        event = row_event(payload, expert_of)
+        return None if event is None else event.kind
+
+    assert kind(t="users", op="INSERT", id=5) == "user_created"
+    assert kind(t="users", op="UPDATE", id=5) == "user_updated"
+    assert kind(t="experts", op="UPDATE", id=7) == "expert_updated"  # a fee, a flag, a rating
+    assert kind(t="payments", op="UPDATE", u=5, e=7) == "payment_completed"  # or a refund
+    assert kind(t="specializations", op="INSERT") is None
+    profile = row_event({"t": "profiles", "op": "UPDATE", "u": 70}, expert_of)
+    assert profile is not None and (profile.expert_id, profile.columns) == (7, ())
+    # unknown columns: every group a profile change may need (wildcards without look-ups)
+    assert "spec:x" in event_groups(profile, lambda e: ("x",))

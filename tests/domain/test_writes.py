@@ -298,8 +298,8 @@ def test_insert_user_adds_a_user_with_its_profile_rows(engine: Engine) -> None:
     assert row(engine, f"SELECT pg_sequence_last_value({seq})") == (20,)
     w.insert_user(engine, 7, NOW)  # a lower id leaves the sequence where it is
     assert row(engine, f"SELECT pg_sequence_last_value({seq})") == (20,)
-    # a negative entry of the id and the admin dashboard's user count go stale
-    assert event_groups(ev, lambda e: ()) == ["user:20", "admin"]
+    # negative entries of the id (its profile, its dashboard) and the admin's user count go stale
+    assert event_groups(ev, lambda e: ()) == ["user:20", "patient:20", "admin"]
     before = table_checksums(engine)
     with pytest.raises(w.InvalidStateError, match="user 20 already exists"):
         w.insert_user(engine, 20, NOW)

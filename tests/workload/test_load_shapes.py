@@ -34,13 +34,15 @@ from .test_spec_generator import POOLS
 
 #: Stream digests of the built-in workloads (seed 3, 1200 s, the POOLS above) before cycles,
 #: ramps and clients existed: a workload without them must keep its stream byte for byte (the
-#: YCSB workloads are left out: they were redefined as YCSB defines them).
+#: YCSB workloads are left out: they were redefined as YCSB defines them; mixed, browse,
+#: flash_crowd, booking and payments were pinned again when they took every write of the
+#: application, issue 14).
 DIGESTS = {
-    "mixed": "d712920eb20941cbc185192b7ace0e7788453bc6997a0fce38c9d073e7c44f8c",
-    "flash_crowd": "ccb71a553dad57350ac45e02ba80b937d49dcd5b686683daec4c4fa004a659ba",
-    "payments": "209c8dc4ab300103cc21b5d06a94f8aa358040c2f466feeaacfe942a2b6eac86",
-    "booking": "de139f4b99017a9af05d41a4f8bc17d1f18a53fe06eda541cc9771b474da1dca",
-    "browse": "eaf62409790754605951a92ded85e8bf319843537e95cb124935f82789526a85",
+    "mixed": "da38af733d52efe987541b75a414a9e1ca7f3cc94784256c419a35b5197e071e",
+    "flash_crowd": "e73158451fa4345168ee0b34691ec1dda6c5a33698bc2500e5d51df113a749f6",
+    "payments": "9f536f8cd60340c916644d2585dc0508dfa43d94608e5f349ef4c0d22797f586",
+    "booking": "cca29174f48ad9e6f294849b4ecd7b7b4c6d05a33d826290e61255aa66fac535",
+    "browse": "c6d47f43c615c5e2ebbc018e3a5c12df9760ea5138e125b6f943a9f806f825fb",
     "synthetic": "833266723797394570fd8863741cebe66b48c36910de82cdcefe1b6e064198e8",
 }
 
