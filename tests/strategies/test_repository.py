@@ -12,6 +12,7 @@ from evalcache.domain.repositories import (
     InvalidTransition,
     TTLSettings,
 )
+from evalcache.domain.writes import NotFoundError
 from evalcache.errors import ConfigError, UnknownNameError
 from evalcache.strategies import get_strategy, strategy_names
 
@@ -82,6 +83,16 @@ def test_invalid_transitions_and_bad_writes(make_repo: RepoFactory, hot: Hot) ->
     repo.write("complete_payment", ev.payment_id)
     with pytest.raises(InvalidTransition):
         repo.write("complete_payment", ev.payment_id)
+    repo.write("refund_payment", ev.payment_id)
+    with pytest.raises(InvalidTransition, match="'refunded'"):
+        repo.write("refund_payment", ev.payment_id)
+    for op in ("reschedule_appointment", "cancel_appointment"):  # it is cancelled already
+        with pytest.raises(InvalidTransition, match="cancelled"):
+            repo.write(op, ev.appointment_id)
+    with pytest.raises(ConfigError, match="accepted: name, bio"):
+        repo.write("patient_profile", hot.patients[0], "fee")
+    with pytest.raises(NotFoundError, match="expert 999999"):
+        repo.write("verification", 999_999)
     with pytest.raises(UnknownNameError, match=r"known: .*add_review"):
         repo.write("delete_everything", 1)
     with pytest.raises(ConfigError, match="takes 2 arguments"):
