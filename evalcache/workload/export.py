@@ -130,19 +130,26 @@ def read_entries(trace: Trace) -> Iterator[ReadEntries]:
 def direct_groups(op: str, ids: Sequence[int], detail: str | None) -> list[str]:
     """The groups a write makes stale that its own ids name (an imported log has no event).
 
-    ``appointment_status`` and ``complete_payment`` name an appointment or a payment, whose
-    patient and expert only the database knows, and a review's specializations need the
-    database too: those groups are left out (documented in ``docs/traces.md``).
+    Status changes, moves, cancellations, payments and refunds name an appointment or a
+    payment, whose patient and expert only the database knows; a renamed user's lists, an
+    expert's user and specializations need the database too: those groups are left out
+    (documented in ``docs/traces.md``).
     """
     name = op.removeprefix("write:")
-    if name == "user_profile":
+    if name in ("user_profile", "patient_profile", "preferences"):
         return [f"user:{ids[0]}", *(["admin"] if detail == "verification" else [])]
+    if name == "expert_profile":
+        return [f"expert:{ids[0]}"]
+    if name == "verification":  # an expert's: the pending list, and its listed flag
+        return [f"expert:{ids[0]}", "admin"]
     if name == "availability":
         return [f"slots:{ids[0]}"]
     if name == "create_appointment":
         return [f"patient:{ids[0]}", f"expert_appts:{ids[1]}", "admin"]
     if name == "add_review":
         return [f"expert:{ids[1]}"]
+    if name == "insert_user":
+        return [f"user:{ids[0]}", f"patient:{ids[0]}", "admin"]
     return []
 
 

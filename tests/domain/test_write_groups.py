@@ -28,6 +28,7 @@ from evalcache.domain.pools import load_expert_specializations
 from evalcache.domain.repositories import WRITE_ARGS, CachedRepository
 from evalcache.runner.database import AS_OF, SEED, seed_time
 from evalcache.strategies.api import WILD, WriteEvent
+from evalcache.workload.export import direct_groups
 
 pytestmark = pytest.mark.postgres
 
@@ -245,6 +246,10 @@ def test_the_seeded_slots_agree_with_the_appointments(app: App) -> None:
 def test_groups_are_the_changed_answers(app: App, case: str) -> None:
     op, args = CASES[case](app)
     event, groups = check_write(app, op, *args)
+    # an imported log's write (no event) deletes what its own ids name: never more
+    ids = [a for a in args if isinstance(a, int)]
+    detail = next((a for a in args if isinstance(a, str)), None)
+    assert set(direct_groups(op, ids, detail)) <= set(groups)
     # the look-ups decide the groups that depend on other rows
     if case == "confirm an old one" or case == "reschedule":
         assert "admin" not in groups  # the admin dashboard lists the 50 latest only
