@@ -89,8 +89,9 @@ def test_a_trace_source_replays_a_generated_stream_exactly(tmp_path: Path) -> No
     pools = {
         "users": np.arange(100, 150),
         "experts": np.arange(1, 20),
-        "appointments": np.arange(1, 60),
+        "open_appointments": np.arange(1, 60),
         "pending_payments": np.arange(1, 30),
+        "succeeded_payments": np.arange(40, 10, -1),
         "specializations": np.arange(5),
     }
     spec = get_workload("mixed", rate=20, duration=60)
