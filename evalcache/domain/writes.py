@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, text
 from evalcache.domain._json import iso, require_aware
 from evalcache.domain.models import APPOINTMENT_STATUSES, VERIFICATION_STATUSES
 from evalcache.errors import ConfigError, EvalCacheError
-from evalcache.strategies.api import WriteEvent
+from evalcache.strategies.api import EventKind, WriteEvent
 
 UpdateType = Literal["profile", "preferences", "verification"]
 UPDATE_TYPES: tuple[str, ...] = ("profile", "preferences", "verification")
@@ -588,11 +588,18 @@ def reschedule_appointment(
     )
 
 
-def complete_payment(engine: Engine, payment_id: int, now: datetime) -> WriteEvent:
-    """Mark a ``pending`` payment ``succeeded`` with ``paid_at = now``.
-
-    Raises :class:`InvalidStateError` if the payment is not pending (completing twice is a
-    workload bug worth seeing)."""
+def _payment_transition(
+    engine: Engine,
+    payment_id: int,
+    now: datetime,
+    *,
+    status: str,
+    becomes: str,
+    kind: EventKind,
+    sets: str = "",
+) -> WriteEvent:
+    """Move a payment from ``status`` to ``becomes`` (plus ``sets``, SQL assignments using
+    ``:now``) in one transaction; InvalidStateError, nothing written, from any other status."""
     _check_id("payment_id", payment_id)
     now = require_aware("now", now)
     with engine.begin() as conn:
@@ -605,19 +612,20 @@ def complete_payment(engine: Engine, payment_id: int, now: datetime) -> WriteEve
         ).first()
         if row is None:
             raise NotFoundError("payment", payment_id)
-        if row.status != "pending":
+        if row.status != status:
             raise InvalidStateError(
-                f"payment {payment_id} is {row.status!r}; only 'pending' payments can complete"
+                f"payment {payment_id} is {row.status!r}; only {status!r} payments can become "
+                f"{becomes!r}"
             )
         conn.execute(
             text(
-                "UPDATE payments SET status = 'succeeded', paid_at = :now, "
-                "version = version + 1, updated_at = :now WHERE id = :p"
+                f"UPDATE payments SET status = :to, {sets}version = version + 1, "
+                "updated_at = :now WHERE id = :p"
             ),
-            {"now": now, "p": payment_id},
+            {"to": becomes, "now": now, "p": payment_id},
         )
     return WriteEvent(
-        kind="payment_completed",
+        kind=kind,
         user_id=int(row.user_id),
         expert_id=int(row.expert_id),
         appointment_id=int(row.appointment_id),
@@ -627,43 +635,25 @@ def complete_payment(engine: Engine, payment_id: int, now: datetime) -> WriteEve
     )
 
 
+def complete_payment(engine: Engine, payment_id: int, now: datetime) -> WriteEvent:
+    """Mark a ``pending`` payment ``succeeded`` with ``paid_at = now``.
+
+    Raises :class:`InvalidStateError` if the payment is not pending (completing twice is a
+    workload bug worth seeing)."""
+    return _payment_transition(
+        engine, payment_id, now, status="pending", becomes="succeeded",
+        kind="payment_completed", sets="paid_at = :now, ",
+    )  # fmt: skip
+
+
 def refund_payment(engine: Engine, payment_id: int, now: datetime) -> WriteEvent:
     """Refund a ``succeeded`` payment: it becomes ``refunded`` (``paid_at`` stays, as on the
     seeded refunds), so it leaves the revenue and earnings sums.
 
     Raises :class:`InvalidStateError` if the payment is not succeeded (refunding twice is a
     workload bug worth seeing)."""
-    _check_id("payment_id", payment_id)
-    now = require_aware("now", now)
-    with engine.begin() as conn:
-        row = conn.execute(
-            text(
-                "SELECT status, appointment_id, user_id, expert_id FROM payments "
-                "WHERE id = :p FOR UPDATE"
-            ),
-            {"p": payment_id},
-        ).first()
-        if row is None:
-            raise NotFoundError("payment", payment_id)
-        if row.status != "succeeded":
-            raise InvalidStateError(
-                f"payment {payment_id} is {row.status!r}; only 'succeeded' payments can be refunded"
-            )
-        conn.execute(
-            text(
-                "UPDATE payments SET status = 'refunded', version = version + 1, "
-                "updated_at = :now WHERE id = :p"
-            ),
-            {"now": now, "p": payment_id},
-        )
-    return WriteEvent(
-        kind="payment_refunded",
-        user_id=int(row.user_id),
-        expert_id=int(row.expert_id),
-        appointment_id=int(row.appointment_id),
-        payment_id=payment_id,
-        tables=("payments",),
-        committed_at=now.timestamp(),
+    return _payment_transition(
+        engine, payment_id, now, status="succeeded", becomes="refunded", kind="payment_refunded"
     )
 
 

@@ -219,28 +219,25 @@ def _operations(value: Any) -> dict[str, float]:
 
 
 def _popularity(value: Any) -> dict[str, PopularitySpec]:
-    if not isinstance(value, Mapping):
-        raise ConfigError("popularity", f"must be a mapping pool -> {{kind, theta}}, got {value!r}")
-    out: dict[str, PopularitySpec] = {}
-    for pool, spec in value.items():
-        path = f"popularity[{pool!r}]"
-        if pool not in POOLS:
-            raise ConfigError(path, f"unknown id pool; accepted: {', '.join(POOLS)}")
-        out[str(pool)] = _item(path, spec, PopularitySpec)
-    return out
+    return _popularity_map("popularity", value, POOLS, "pool", "id pool")
 
 
 def _op_popularity(value: Any) -> dict[str, PopularitySpec]:
+    return _popularity_map("op_popularity", value, tuple(OPERATIONS), "operation", "operation")
+
+
+def _popularity_map(
+    key: str, value: Any, known: tuple[str, ...], what: str, unknown: str
+) -> dict[str, PopularitySpec]:
+    """``{name: {kind, theta}}`` with each name one of ``known``; errors name ``key[name]``."""
     if not isinstance(value, Mapping):
-        raise ConfigError(
-            "op_popularity", f"must be a mapping operation -> {{kind, theta}}, got {value!r}"
-        )
+        raise ConfigError(key, f"must be a mapping {what} -> {{kind, theta}}, got {value!r}")
     out: dict[str, PopularitySpec] = {}
-    for op, spec in value.items():
-        path = f"op_popularity[{op!r}]"
-        if op not in OPERATIONS:
-            raise ConfigError(path, f"unknown operation; accepted: {', '.join(OPERATIONS)}")
-        out[str(op)] = _item(path, spec, PopularitySpec)
+    for name, spec in value.items():
+        path = f"{key}[{name!r}]"
+        if name not in known:
+            raise ConfigError(path, f"unknown {unknown}; accepted: {', '.join(known)}")
+        out[str(name)] = _item(path, spec, PopularitySpec)
     return out
 
 
